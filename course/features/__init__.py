@@ -1,0 +1,1 @@
+"""Molecular representations: the Molecular Graph and the Coulomb-matrix family."""
