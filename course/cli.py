@@ -1,0 +1,108 @@
+"""The ``course`` command: release, check, reproduce and grade the course's notebooks."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from course import budget as budgets
+from course import grading, paths, reproduce, results
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    root = paths.repo_root()
+    for module in paths.resolve_modules(args.modules, root):
+        paths.notebook(module, "source", root)
+        with tempfile.TemporaryDirectory() as scratch:
+            generated = grading.ScratchCourse(Path(scratch), root).generate(module)
+            target = root / "release" / module
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(generated, target)
+        print(f"release/{module}: regenerated from source/{module}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    root = paths.repo_root()
+    problems = []
+    for module in paths.resolve_modules(args.modules, root):
+        paths.notebook(module, "source", root)
+        with tempfile.TemporaryDirectory() as scratch:
+            found = grading.check_release(module, Path(scratch), root)
+        print(f"{module}: {'ok' if not found else f'{len(found)} problem(s)'}")
+        problems += found
+    for problem in problems:
+        print(f"  - {problem}")
+    return 1 if problems else 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    root = paths.repo_root()
+    modules = paths.resolve_modules(args.modules, root)
+    for module in modules:
+        paths.notebook(module, "source", root)
+    out_dir = Path(args.out) if args.out else root / "build" / "reproduce"
+    data = reproduce.reproduce(modules, args.budget, out_dir.resolve(), root)
+    rows = [r for r in reproduce.rows_of(data) if r.module in modules]
+    print()
+    print(results.format_table(rows))
+    print(f"\nexecuted notebooks and {reproduce.RESULTS_NAME} are in {out_dir}")
+    failing = [r for r in rows if not r.holds]
+    if failing:
+        print(f"{len(failing)} of {len(rows)} target rows do not hold", file=sys.stderr)
+        return 3
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    root = paths.repo_root()
+    (module,) = paths.resolve_modules([args.module], root)
+    submitted = root / "autograde" / "submitted"
+    if not any(submitted.glob(f"*/{module}/{module}.ipynb")):
+        raise paths.CourseError(f"no submissions found: put them in {submitted}/<student>/{module}/{module}.ipynb")
+    with tempfile.TemporaryDirectory() as scratch:
+        # Registers the assignment and its locked cells in the gradebook without touching release/.
+        grading.run_nbgrader(["generate_assignment", module, "--force",
+                              f"--CourseDirectory.release_directory={scratch}"], root)
+    print(grading.run_nbgrader(["autograde", module, "--create", "--force"], root)[-2000:])
+    grading.run_nbgrader(["generate_feedback", module, "--force"], root)
+    export = root / "autograde" / "grades.csv"
+    grading.run_nbgrader(["export", f"--to={export}"], root)
+    print(f"grades: {export}\nfeedback: {root / 'autograde' / 'feedback'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    release = commands.add_parser("release", help="regenerate release/ from source/ through nbgrader")
+    release.add_argument("modules", nargs="*", metavar="MODULE")
+    release.set_defaults(run=cmd_release)
+    check = commands.add_parser("check", help="verify release/ is in sync with source/ and leaks nothing")
+    check.add_argument("modules", nargs="*", metavar="MODULE")
+    check.set_defaults(run=cmd_check)
+    repro = commands.add_parser("reproduce", help="execute the solution notebooks and print the results table")
+    repro.add_argument("modules", nargs="*", metavar="MODULE")
+    repro.add_argument("--budget", choices=budgets.BUDGETS, default="quick")
+    repro.add_argument("--out", metavar="DIR", help="where executed notebooks and results.json go "
+                       "(default build/reproduce; pass solutions to replace the committed ones)")
+    repro.set_defaults(run=cmd_reproduce)
+    grade = commands.add_parser("grade", help="autograde autograde/submitted/*/MODULE, write feedback and grades.csv")
+    grade.add_argument("module", metavar="MODULE")
+    grade.set_defaults(run=cmd_grade)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except paths.CourseError as error:
+        print(f"course {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Execute the solution notebooks and collect their target rows into a results table."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+from course import budget as budgets
+from course import machine, results
+from course.grading import nbgrader_meta
+from course.paths import CourseError, notebook, repo_root
+
+RESULTS_NAME = "results.json"
+CELL_TIMEOUT = {"quick": 900, "full": 6 * 3600}
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the kernel that is about to start, then restore them."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _failed_cell(nb: nbformat.NotebookNode) -> str:
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                grade_id = nbgrader_meta(cell).get("grade_id")
+                label = f"cell {index} (id {cell.get('id', '?')}" + (f", grade id {grade_id})" if grade_id else ")")
+                return f"{label}: {output.get('ename')}: {output.get('evalue')}"
+    return "a cell (no error output recorded)"
+
+
+def execute(module: str, budget: str, out_dir: Path, root: Path | None = None) -> dict:
+    """Run ``source/<module>/<module>.ipynb`` top to bottom; write the executed copy to
+    ``out_dir/<module>/`` and return the module's entry for the results file."""
+    root = root or repo_root()
+    path = notebook(module, "source", root)
+    nb = nbformat.read(path, as_version=4)
+    with tempfile.TemporaryDirectory() as scratch:
+        rows_file = Path(scratch) / "rows.jsonl"
+        rows_file.touch()
+        env = {budgets.ENV_VAR: budget, results.ENV_FILE: str(rows_file), results.ENV_MODULE: module,
+               "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+        client = NotebookClient(nb, timeout=CELL_TIMEOUT[budget], kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        started = time.perf_counter()
+        try:
+            with _environment(env):
+                client.execute()
+        except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
+            raise CourseError(f"{path}: {_failed_cell(nb)}"
+                              + ("" if isinstance(error, CellExecutionError) else f" ({type(error).__name__})")) from None
+        wall = time.perf_counter() - started
+        rows = results.read_rows(rows_file)
+    run = {"budget": budget, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "machine": machine.describe(), "wall_seconds": round(wall, 1)}
+    nb.metadata["course_run"] = run
+    stamp = nbformat.v4.new_markdown_cell(
+        f"> **Executed solution** of `{module}` on the *{budget}* budget, {run['date']}, "
+        f"in {run['wall_seconds']} s on {machine.one_line(run['machine'])}. "
+        "Made by `course reproduce`; the student version is in `release/`.")
+    stamp.id = "course-run-stamp"
+    nb.cells.insert(0, stamp)
+    target = out_dir / module / f"{module}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return {**run, "notebook": str(target.relative_to(out_dir)), "rows": [r.__dict__ for r in rows]}
+
+
+def load_results(out_dir: Path) -> dict:
+    path = out_dir / RESULTS_NAME
+    if not path.is_file():
+        return {"modules": {}}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise CourseError(f"{path} is not valid JSON ({error}); delete it to start afresh") from None
+
+
+def rows_of(data: dict) -> list[results.Result]:
+    return [results.Result(**row) for entry in data["modules"].values() for row in entry["rows"]]
+
+
+def reproduce(modules: list[str], budget: str, out_dir: Path, root: Path | None = None) -> dict:
+    """Execute ``modules`` and merge their rows into ``out_dir/results.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = load_results(out_dir)
+    for module in modules:
+        print(f"running {module} on the {budget} budget ...", flush=True)
+        data["modules"][module] = execute(module, budget, out_dir, root)
+        print(f"  done in {data['modules'][module]['wall_seconds']} s", flush=True)
+        data["modules"] = dict(sorted(data["modules"].items()))
+        (out_dir / RESULTS_NAME).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return data

@@ -1,0 +1,127 @@
+"""Target rows: what a notebook achieved next to what the course promises.
+
+A solution notebook calls :func:`record` for every number the course aims at. Run by a student,
+it prints one line; run by ``course reproduce`` (which sets ``COURSE_RESULTS_FILE`` and
+``COURSE_MODULE``), it also appends the row to a JSON-lines file that becomes the results table.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+ENV_FILE = "COURSE_RESULTS_FILE"
+ENV_MODULE = "COURSE_MODULE"
+RELATIONS = ("<=", ">=", "==", "in")
+
+
+@dataclass(frozen=True)
+class Result:
+    """One row of the results table."""
+
+    module: str
+    metric: str
+    achieved: Any
+    target: Any
+    relation: str
+    tolerance: float
+    unit: str
+    holds: bool
+
+    @property
+    def target_text(self) -> str:
+        if self.relation == "==":
+            return f"{_fmt(self.target)} ± {self.tolerance:g}"
+        if self.relation == "in":
+            low, high = self.target
+            return f"in [{_fmt(low)}, {_fmt(high)}]"
+        return f"{self.relation} {_fmt(self.target)}"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.4g}"
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """numpy values become JSON-friendly Python numbers and lists."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _holds(achieved: Any, target: Any, relation: str, tolerance: float) -> bool:
+    a = np.asarray(achieved, dtype=float)
+    if relation == "in":
+        low, high = target
+        return bool(np.all((a >= low) & (a <= high)))
+    t = np.asarray(target, dtype=float)
+    if a.shape != t.shape:
+        return False
+    if relation == "<=":
+        return bool(np.all(a <= t + tolerance))
+    if relation == ">=":
+        return bool(np.all(a >= t - tolerance))
+    return bool(np.all(np.abs(a - t) <= tolerance))
+
+
+def record(metric: str, achieved: Any, *, target: Any, relation: str = "==",
+           tolerance: float = 0.0, unit: str = "") -> Result:
+    """Compare ``achieved`` with ``target`` and report the row.
+
+    ``relation`` is ``"<="`` (lower is better), ``">="``, ``"=="`` (within ``tolerance``) or
+    ``"in"`` (``target`` is a ``(low, high)`` range). Arrays compare element by element.
+    """
+    if relation not in RELATIONS:
+        raise ValueError(f"relation must be one of {RELATIONS}, not {relation!r}")
+    row = Result(
+        module=os.environ.get(ENV_MODULE, ""),
+        metric=metric,
+        achieved=_plain(achieved),
+        target=_plain(target),
+        relation=relation,
+        tolerance=float(tolerance),
+        unit=unit,
+        holds=_holds(achieved, target, relation, tolerance),
+    )
+    mark = "holds" if row.holds else "DOES NOT HOLD"
+    print(f"{metric}: {_fmt(row.achieved)} {unit} (target {row.target_text}) -> {mark}".replace("  ", " "))
+    path = os.environ.get(ENV_FILE)
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(asdict(row)) + "\n")
+    return row
+
+
+def read_rows(path: str | Path) -> list[Result]:
+    """Rows written by :func:`record` into a JSON-lines file."""
+    rows = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append(Result(**json.loads(line)))
+            except (json.JSONDecodeError, TypeError) as error:
+                raise ValueError(f"{path}, line {number}: not a results row ({error})") from error
+    return rows
+
+
+def format_table(rows: Sequence[Result] | Iterable[Result]) -> str:
+    """A plain-text table: module, metric, target, achieved, holds."""
+    header = ("module", "metric", "target", "achieved", "holds")
+    body = [(r.module, r.metric, f"{r.target_text} {r.unit}".strip(),
+             f"{_fmt(r.achieved)} {r.unit}".strip(), "yes" if r.holds else "NO") for r in rows]
+    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(line, widths)).rstrip()
+             for line in [header, tuple("-" * w for w in widths), *body]]
+    return "\n".join(lines)
