@@ -1,0 +1,46 @@
+"""Shared fixtures: one scratch nbgrader course per assignment, graded once for all tests."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course import grading, paths
+
+ROOT = paths.repo_root()
+MODULES = paths.modules(ROOT)
+MUTANTS = Path(__file__).parent / "mutants"
+
+
+@dataclass
+class GradedAssignment:
+    module: str
+    release: nbformat.NotebookNode      # freshly generated student version
+    source: nbformat.NotebookNode
+    scores: dict                         # student -> grade id -> CellScore
+    wrong_cells: set[str]                # test cells the wrong submission must fail
+
+
+def pytest_generate_tests(metafunc):
+    if "module" in metafunc.fixturenames:
+        metafunc.parametrize("module", MODULES, scope="module")
+
+
+@pytest.fixture(scope="module")
+def graded(module, tmp_path_factory) -> GradedAssignment:
+    """Generate ``module``, submit a solution, a blank and a wrong notebook, autograde them in one pass."""
+    mutant_file = MUTANTS / f"{module}.json"
+    assert mutant_file.is_file(), f"add {mutant_file}: a deliberately wrong submission for {module}"
+    mutant = json.loads(mutant_file.read_text())
+    scratch = grading.ScratchCourse(tmp_path_factory.mktemp(module), ROOT)
+    release = nbformat.read(scratch.generate(module) / f"{module}.ipynb", as_version=4)
+    source = nbformat.read(ROOT / "source" / module / f"{module}.ipynb", as_version=4)
+    solved = grading.fill_solutions(release, source)
+    scratch.submit("solution", module, solved)
+    scratch.submit("blank", module, release)
+    scratch.submit("wrong", module, grading.replace_answers(solved, mutant["answers"]))
+    scratch.autograde(module)
+    return GradedAssignment(module, release, source, scratch.scores(module), set(mutant["fails"]))

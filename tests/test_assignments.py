@@ -1,0 +1,89 @@
+"""Every assignment in source/: generation, leaks, and autograding of known submissions."""
+import json
+import re
+
+import nbformat
+
+from conftest import ROOT
+from course import grading
+
+MARKER = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)")
+
+
+def graded_cells(notebook):
+    return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"] for c in notebook.cells
+            if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+
+
+def test_committed_release_equals_fresh_generation(graded):
+    committed = ROOT / "release" / graded.module / f"{graded.module}.ipynb"
+    assert committed.is_file(), f"run `course release {graded.module}`"
+    fresh = json.loads(nbformat.writes(graded.release))
+    assert json.loads(committed.read_text()) == fresh, f"release/{graded.module} is stale: run `course release`"
+
+
+def test_release_has_no_markers(module):
+    text = (ROOT / "release" / module / f"{module}.ipynb").read_text()
+    assert not MARKER.search(text)
+
+
+def test_release_has_no_solution_or_hidden_test_text(graded):
+    # Independent of grading.secret_lines: every long line inside solution or hidden-test regions.
+    secret = set()
+    for cell in graded.source.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if MARKER.search(line):
+                inside = "BEGIN" in line
+            elif inside and len(line.strip()) >= 16:
+                secret.add(line.strip())
+    outside = {line.strip() for c in graded.source.cells for line in MARKER.split(c.source)[0].splitlines()}
+    secret -= outside
+    assert secret, "the source notebook should contain solutions"
+    released = {line.strip() for c in graded.release.cells for line in c.source.splitlines()}
+    assert not secret & released
+
+
+def test_every_answer_cell_is_stubbed_and_every_test_locked(graded):
+    for cell in graded.release.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            assert "raise NotImplementedError()" in cell.source, meta["grade_id"]
+        if meta.get("grade"):
+            assert meta.get("locked"), f"test cell {meta['grade_id']} must be locked"
+
+
+def test_grade_and_cell_ids_unique(graded):
+    ids = [c.id for c in graded.source.cells]
+    grade_ids = [c.metadata["nbgrader"]["grade_id"] for c in graded.source.cells if "nbgrader" in c.metadata]
+    assert len(ids) == len(set(ids))
+    assert len(grade_ids) == len(set(grade_ids))
+
+
+def test_solution_gets_full_marks(graded):
+    expected = graded_cells(graded.source)
+    scores = graded.scores["solution"]
+    assert set(scores) == set(expected)
+    lost = {cell: s.score for cell, s in scores.items() if s.score != s.max_score}
+    assert not lost, f"the solution loses points in {lost}"
+    assert sum(s.max_score for s in scores.values()) == sum(expected.values())
+
+
+def test_blank_release_scores_zero_everywhere(graded):
+    scores = graded.scores["blank"]
+    assert set(scores) == set(graded_cells(graded.source))
+    assert {cell: s.score for cell, s in scores.items() if s.score != 0} == {}
+
+
+def test_wrong_submission_loses_exactly_its_cells(graded):
+    scores = graded.scores["wrong"]
+    assert graded.wrong_cells <= set(scores), "mutant names unknown test cells"
+    failed = {cell for cell, s in scores.items() if s.score < s.max_score}
+    assert failed == graded.wrong_cells
+    assert 0 < sum(s.score for s in scores.values()) < sum(s.max_score for s in scores.values())
+
+
+def test_fill_solutions_types_answers_without_markers(graded):
+    solved = grading.fill_solutions(graded.release, graded.source)
+    answers = [c for c in solved.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert answers and all("NotImplementedError" not in c.source and not MARKER.search(c.source) for c in answers)
