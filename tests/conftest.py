@@ -22,6 +22,7 @@ class GradedAssignment:
     source: nbformat.NotebookNode
     scores: dict                         # student -> grade id -> CellScore
     wrong_cells: set[str]                # test cells the wrong submission must fail
+    executed: dict                       # student -> the notebook as autograding ran it
 
 
 def pytest_generate_tests(metafunc):
@@ -43,4 +44,6 @@ def graded(module, tmp_path_factory) -> GradedAssignment:
     scratch.submit("blank", module, release)
     scratch.submit("wrong", module, grading.replace_answers(solved, mutant["answers"]))
     scratch.autograde(module)
-    return GradedAssignment(module, release, source, scratch.scores(module), set(mutant["fails"]))
+    executed = {student: nbformat.read(scratch.folder / "autograde" / "autograded" / student / module / f"{module}.ipynb",
+                                       as_version=4) for student in ("solution", "blank")}
+    return GradedAssignment(module, release, source, scratch.scores(module), set(mutant["fails"]), executed)

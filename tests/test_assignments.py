@@ -87,3 +87,23 @@ def test_fill_solutions_types_answers_without_markers(graded):
     solved = grading.fill_solutions(graded.release, graded.source)
     answers = [c for c in solved.cells if c.metadata.get("nbgrader", {}).get("solution")]
     assert answers and all("NotImplementedError" not in c.source and not MARKER.search(c.source) for c in answers)
+
+
+def _outputs(cell, kind):
+    return [o for o in cell.get("outputs", []) if o.get("output_type") == kind
+            or (kind == "stderr" and o.get("name") == "stderr")]
+
+
+def test_blank_release_runs_with_errors_only_in_exercise_cells(graded):
+    # What a student sees after "Run All" with nothing filled in: lecture cells all work.
+    for index, cell in enumerate(graded.executed["blank"].cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if _outputs(cell, "error"):
+            assert meta.get("solution") or meta.get("grade"), f"lecture cell {index} ({cell.id}) fails without answers"
+
+
+def test_solution_writes_nothing_to_stderr(graded):
+    # nbgrader scores a graded cell with stderr output as failed: warnings and logs must stay silent.
+    noisy = {cell.id: _outputs(cell, "stderr")[0].get("text", "")[:200] for cell in graded.executed["solution"].cells
+             if _outputs(cell, "stderr") or _outputs(cell, "error")}
+    assert noisy == {}
