@@ -43,8 +43,9 @@ from course.data.qm9_build import build_arrays
 from course.data.qm9_cache import StaleCache, read_cache, resolve_cache_dir, source_fingerprint, write_cache
 from course.data.qm9_source import default_source_dir
 from course.data.splits import load_folds
+from course.data.xyz import read_xyz
 
-__all__ = ["QM9", "load", "export_compact", "mol_from_xyz", "UNITS", "HARTREE_TO_EV", "FREE_ATOM_ENERGY_HA",
+__all__ = ["QM9", "load", "export_compact", "mol_from_xyz", "read_xyz", "UNITS", "HARTREE_TO_EV", "FREE_ATOM_ENERGY_HA",
            "N_MOLECULES"]
 
 N_MOLECULES = 130_831

@@ -16,15 +16,23 @@ _CHUNK = 500
 _BOND_CODE = {Chem.BondType.SINGLE: 1, Chem.BondType.DOUBLE: 2, Chem.BondType.TRIPLE: 3}
 
 
+def _hueckel_if_it_matches(z: np.ndarray, r: np.ndarray, smiles: str, mol: Chem.Mol, comparison: str):
+    """Hückel-connectivity molecule and its comparison if it matches ``smiles``, else the inputs."""
+    try:
+        hueckel = mol_from_xyz(z.tolist(), r, "hueckel")
+    except PerceptionError:
+        return mol, comparison
+    hueckel_comparison = compare_with_smiles(hueckel, smiles)
+    return (hueckel, hueckel_comparison) if hueckel_comparison != "different" else (mol, comparison)
+
+
 def _check_one(z: np.ndarray, r: np.ndarray, smiles: str):
     """(relaxed SMILES, comparison, reason, bonds, formal charges) for one molecule."""
     try:
         mol = mol_from_xyz(z.tolist(), r)
         comparison = compare_with_smiles(mol, smiles)
         if comparison == "different":  # radii may give a valid but wrong graph: ask Hückel too
-            hueckel = mol_from_xyz(z.tolist(), r, "hueckel")
-            if compare_with_smiles(hueckel, smiles) != "different":
-                mol, comparison = hueckel, compare_with_smiles(hueckel, smiles)
+            mol, comparison = _hueckel_if_it_matches(z, r, smiles, mol, comparison)
     except PerceptionError as exc:
         return "", "", str(exc), [], [0] * len(z)
     except ValueError as exc:
