@@ -298,8 +298,14 @@ class GraphBatch:
             return cls(atoms=f["atoms"], pair_bits=f["pair_bits"], distances=f["distances"], n_atoms=f["n_atoms"])
 
 
-def _featurize_numbered(item: tuple[int, Chem.Mol]) -> MolGraph:
-    k, mol = item
+# Mols travel to worker processes as RDKit binaries with double-precision coordinates and all
+# properties (plain pickling rounds coordinates to float32 and drops names).
+_PICKLE_OPTIONS = Chem.PropertyPickleOptions.AllProps | Chem.PropertyPickleOptions.CoordsAsDouble
+
+
+def _featurize_numbered(item: tuple[int, bytes]) -> MolGraph:
+    k, blob = item
+    mol = Chem.Mol(blob)
     own = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
     return featurize(mol, name=f"molecule {k}" + (f" ({own})" if own else ""))
 
@@ -311,7 +317,11 @@ def featurize_many(mols: Iterable[Chem.Mol], n_jobs: int = 2, progress: bool = T
     Errors name the molecule by its position in ``mols``. Featurising is pure Python glue
     around RDKit, so processes (not threads) are what use several cores.
     """
-    items = list(enumerate(mols))
+    items = []
+    for k, mol in enumerate(mols):
+        if not isinstance(mol, Chem.Mol):
+            raise TypeError(f"molecule {k}: expected an RDKit Mol, got {type(mol).__name__}")
+        items.append((k, mol.ToBinary(_PICKLE_OPTIONS)))
     bar = dict(total=len(items), disable=not progress, desc="MG features", unit="mol")
     if n_jobs <= 1:
         graphs = [_featurize_numbered(it) for it in tqdm(items, **bar)]
