@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 from rdkit import Chem
-from rdkit.Chem import AllChem, rdDetermineBonds
+from rdkit.Chem import AllChem, rdCIPLabeler, rdDetermineBonds
 
 from course.features import graph
 from course.features.graph import ATOM_FEATURES, FEATURE_TYPES, PAIR_FEATURES, GraphBatch, featurize, featurize_many
@@ -187,6 +187,21 @@ def test_chirality_of_l_alanine_is_s():
 def test_pseudoasymmetric_centres_are_not_chiral():
     g = featurize(embedded("C[C@H]1C[C@@H](C)C1"))  # cis-1,3-dimethylcyclobutane: meso, r/s only
     assert g.atoms[:, A["chirality_R"]:A["chirality_S"] + 1].sum() == 0
+
+
+def test_chirality_agrees_with_cip_labels_from_smiles_tags():
+    """Labels from the 3-D conformer match RDKit's CIP labeller run on the SMILES' own tags.
+
+    Atom 1 of this cyclopropane is pseudo-asymmetric (r/s): RDKit's legacy labeller calls it R.
+    """
+    smiles = "C[C@H]1[C@@H](O)[C@H]1O"
+    reference = Chem.MolFromSmiles(smiles)
+    rdCIPLabeler.AssignCIPLabels(reference)
+    labels = [a.GetProp("_CIPCode") if a.HasProp("_CIPCode") else "" for a in reference.GetAtoms()]
+    assert labels[1] in ("r", "s") and labels[2] in ("R", "S") and labels[4] in ("R", "S")
+    g = featurize(stripped_of_stereo(smiles))
+    for i, label in enumerate(labels):
+        assert atom_feature(g, i, "chirality_R", "chirality_S") == [int(label == "R"), int(label == "S")]
 
 
 # ---------------------------------------------------------------- heteroatoms, H-bonding, bonds

@@ -79,10 +79,6 @@ _HYBRIDIZATION = {
     Chem.HybridizationType.SP2: ATOM_FEATURES.index("hybridization_sp2"),
     Chem.HybridizationType.SP3: ATOM_FEATURES.index("hybridization_sp3"),
 }
-_BOND = {
-    Chem.BondType.SINGLE: 0, Chem.BondType.DOUBLE: 1,
-    Chem.BondType.TRIPLE: 2, Chem.BondType.AROMATIC: 3,
-}
 _N_BITS = len(PAIR_FEATURES) - 1  # every pair feature but the distance is 0/1
 _COL = {name: i for i, name in enumerate(ATOM_FEATURES)}
 
@@ -117,7 +113,7 @@ def _mol_name(mol: Chem.Mol, name: str | None) -> str:
 
 
 def _checked_copy(mol: Chem.Mol, name: str) -> Chem.Mol:
-    """Sanitised copy, or a ValueError saying what is wrong with which atom of which molecule."""
+    """Sanitised copy, or a ValueError saying what is wrong with the molecule."""
     if not isinstance(mol, Chem.Mol):
         raise TypeError(f"{name}: expected an RDKit Mol, got {type(mol).__name__}")
     if mol.GetNumAtoms() == 0:
@@ -129,13 +125,17 @@ def _checked_copy(mol: Chem.Mol, name: str) -> Chem.Mol:
         Chem.SanitizeMol(copy)
     except Exception as err:  # RDKit raises several exception types; all mean "bad molecule"
         raise ValueError(f"{name}: RDKit cannot sanitise it: {err}") from err
-    for atom in copy.GetAtoms():
-        where = f"{name}: atom {atom.GetIdx()} ({atom.GetSymbol()})"
-        if atom.GetAtomicNum() not in ELEMENTS:
-            raise ValueError(f"{where}: only H, C, N, O and F are featurised")
-        if atom.GetTotalNumHs() > 0:
-            raise ValueError(f"{where}: has implicit hydrogens; add them as atoms with Chem.AddHs(mol, addCoords=True)")
     return copy
+
+
+def _check_atom(atom: Chem.Atom, name: str) -> None:
+    where = f"{name}: atom {atom.GetIdx()} ({atom.GetSymbol()})"
+    if atom.GetAtomicNum() not in ELEMENTS:
+        raise ValueError(f"{where}: only H, C, N, O and F are featurised")
+    if atom.GetTotalNumHs() > 0:
+        raise ValueError(f"{where}: has implicit hydrogens; add them as atoms with Chem.AddHs(mol, addCoords=True)")
+    if not np.isfinite(atom.GetDoubleProp("_GasteigerCharge")):
+        raise ValueError(f"{where}: its Gasteiger charge is not finite")
 
 
 def _is_acceptor(atom: Chem.Atom) -> bool:
@@ -163,44 +163,42 @@ def featurize(mol: Chem.Mol, name: str | None = None) -> MolGraph:
     n = mol.GetNumAtoms()
 
     Chem.AssignStereochemistryFrom3D(mol)
-    for atom in mol.GetAtoms():  # drop the legacy labels so only the CIP labeller's remain
-        atom.ClearProp("_CIPCode")
-    rdCIPLabeler.AssignCIPLabels(mol)
+    rdCIPLabeler.AssignCIPLabels(mol)  # replaces the legacy labels set by the line above
     rdPartialCharges.ComputeGasteigerCharges(mol)
-    rings = [r for r in mol.GetRingInfo().AtomRings()]
 
     atoms = np.zeros((n, len(ATOM_FEATURES)), np.float32)
-    for atom in mol.GetAtoms():
-        i = atom.GetIdx()
+    for i in range(n):  # indexing is faster than RDKit's Python atom iterator
+        atom = mol.GetAtomWithIdx(i)
+        _check_atom(atom, name)
         row = atoms[i]
         row[ELEMENTS.index(atom.GetAtomicNum())] = 1
         cip = atom.GetProp("_CIPCode") if atom.HasProp("_CIPCode") else ""
         if cip in ("R", "S"):
             row[_COL[f"chirality_{cip}"]] = 1
         row[_COL["formal_charge"]] = atom.GetFormalCharge()
-        charge = atom.GetDoubleProp("_GasteigerCharge")
-        if not np.isfinite(charge):
-            raise ValueError(f"{name}: atom {i} ({atom.GetSymbol()}): Gasteiger charge is not finite")
-        row[_COL["partial_charge"]] = charge
+        row[_COL["partial_charge"]] = atom.GetDoubleProp("_GasteigerCharge")
         if atom.GetHybridization() in _HYBRIDIZATION:
             row[_HYBRIDIZATION[atom.GetHybridization()]] = 1
         if atom.GetAtomicNum() in (7, 8) and any(nb.GetAtomicNum() == 1 for nb in atom.GetNeighbors()):
             row[_COL["hbond_donor"]] = 1
         row[_COL["hbond_acceptor"]] = _is_acceptor(atom)
         row[_COL["aromatic"]] = atom.GetIsAromatic()
-    for ring in rings:
-        if len(ring) in RING_SIZES:
-            atoms[list(ring), _COL[f"ring_size_{len(ring)}"]] += 1
+
+    rings = mol.GetRingInfo().AtomRings()
+    in_ring = np.zeros((len(rings), n), np.uint8)  # ring-membership matrix
+    for r, ring in enumerate(rings):
+        in_ring[r, list(ring)] = 1
+    sizes = in_ring.sum(1)
+    for k in RING_SIZES:
+        atoms[:, _COL[f"ring_size_{k}"]] = in_ring[sizes == k].sum(0)
 
     bits = np.zeros((n, n, _N_BITS), np.uint8)
-    for bond in mol.GetBonds():
-        if bond.GetBondType() in _BOND:
-            i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
-            bits[i, j, _BOND[bond.GetBondType()]] = bits[j, i, _BOND[bond.GetBondType()]] = 1
+    order = Chem.GetAdjacencyMatrix(mol, useBO=True)  # 1, 2, 3 or 1.5 (aromatic); 0: no bond
+    for column, bond_order in enumerate((1.0, 2.0, 3.0, 1.5)):
+        bits[:, :, column] = order == bond_order
     hops = Chem.GetDistanceMatrix(mol)
     bits[:, :, 4:4 + MAX_GRAPH_DISTANCE] = hops[:, :, None] <= np.arange(1, MAX_GRAPH_DISTANCE + 1)
-    for ring in rings:
-        bits[np.ix_(ring, ring, [_N_BITS - 1])] = 1
+    bits[:, :, _N_BITS - 1] = (in_ring.T.astype(np.int32) @ in_ring) > 0
     bits[np.arange(n), np.arange(n)] = 0
 
     xyz = mol.GetConformer().GetPositions()
