@@ -300,6 +300,13 @@ def test_padding_and_masks(batch_mols):
     np.testing.assert_array_equal(out["pair_mask"][1, :3, :3], 1 - np.eye(3))
     with pytest.raises(ValueError, match="molecule 1 has 12 atoms"):
         batch.padded([1], max_atoms=10)
+    with pytest.raises(IndexError):
+        batch.padded([3])
+    again = batch.padded([0, 1, 2, 1])  # every molecule padded, one twice
+    for row, k in enumerate([0, 1, 2, 1]):
+        n = batch.n_atoms[k]
+        np.testing.assert_array_equal(again["pairs"][row, :n, :n], featurize(batch_mols[k]).pairs)
+        assert again["pairs"][row, n:].sum() == 0 and again["atom_mask"][row].sum() == n
 
 
 def test_batch_round_trips(batch_mols, tmp_path):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,12 @@ def featurize(mol: Chem.Mol, name: str | None = None) -> MolGraph:
     return MolGraph(atoms=atoms, pair_bits=bits, distances=distances, name=name)
 
 
+def _ragged_positions(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For blocks of ``counts`` items: each item's block number and its index inside the block."""
+    block = np.repeat(np.arange(len(counts)), counts)
+    return block, np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
 @dataclass(frozen=True)
 class GraphBatch:
     """MG features of many molecules, stored unpadded and compactly; pad per batch.
@@ -221,11 +228,11 @@ class GraphBatch:
     distances: np.ndarray
     n_atoms: np.ndarray  # (M,) int64
 
-    @property
+    @cached_property
     def atom_offsets(self) -> np.ndarray:
         return np.concatenate([[0], np.cumsum(self.n_atoms)])
 
-    @property
+    @cached_property
     def pair_offsets(self) -> np.ndarray:
         return np.concatenate([[0], np.cumsum(self.n_atoms ** 2)])
 
@@ -262,10 +269,10 @@ class GraphBatch:
         pairs of two distinct real atoms, 0.0 for padding and the diagonal i == j.
         """
         indices = np.asarray(indices, dtype=np.int64).ravel()
-        if len(indices) and (indices.min() < -len(self) or indices.max() >= len(self)):
+        if len(indices) and (indices.min() < 0 or indices.max() >= len(self)):
             raise IndexError(f"molecule indices must lie in [0, {len(self)})")
-        too_big = [int(k) for k in indices if self.n_atoms[k] > max_atoms]
-        if too_big:
+        too_big = indices[self.n_atoms[indices] > max_atoms]
+        if len(too_big):
             raise ValueError(f"molecule {too_big[0]} has {self.n_atoms[too_big[0]]} atoms > max_atoms={max_atoms}")
         b = len(indices)
         out = {
@@ -274,14 +281,18 @@ class GraphBatch:
             "atom_mask": np.zeros((b, max_atoms), np.float32),
             "pair_mask": np.zeros((b, max_atoms, max_atoms), np.float32),
         }
-        atom_off, pair_off = self.atom_offsets, self.pair_offsets
-        for row, k in enumerate(indices):
-            n, a, p = int(self.n_atoms[k]), atom_off[k], pair_off[k]
-            out["atoms"][row, :n] = self.atoms[a:a + n]
-            out["pairs"][row, :n, :n, :_N_BITS] = self.pair_bits[p:p + n * n].reshape(n, n, _N_BITS)
-            out["pairs"][row, :n, :n, _N_BITS] = self.distances[p:p + n * n].reshape(n, n)
-            out["atom_mask"][row, :n] = 1
-            out["pair_mask"][row, :n, :n] = 1 - np.eye(n, dtype=np.float32)
+        # Scatter every molecule's rows at once: (batch row, local index) <- (global row).
+        n = self.n_atoms[indices]
+        rows, local = _ragged_positions(n)
+        source = np.repeat(self.atom_offsets[indices], n) + local
+        out["atoms"][rows, local] = self.atoms[source]
+        out["atom_mask"][rows, local] = 1
+        rows, local = _ragged_positions(n * n)
+        i, j = np.divmod(local, np.repeat(n, n * n))
+        source = np.repeat(self.pair_offsets[indices], n * n) + local
+        out["pairs"][rows, i, j, :_N_BITS] = self.pair_bits[source]
+        out["pairs"][rows, i, j, _N_BITS] = self.distances[source]
+        out["pair_mask"][rows, i, j] = i != j
         return out
 
     def save(self, path: str | Path) -> None:
@@ -324,6 +335,6 @@ def featurize_many(mols: Iterable[Chem.Mol], n_jobs: int = 2, progress: bool = T
     if n_jobs <= 1:
         graphs = [_featurize_numbered(it) for it in tqdm(items, **bar)]
     else:
-        with multiprocessing.get_context("fork").Pool(n_jobs) as pool:
+        with multiprocessing.Pool(n_jobs) as pool:
             graphs = list(tqdm(pool.imap(_featurize_numbered, items, chunksize=chunksize), **bar))
     return GraphBatch.from_graphs(graphs)
