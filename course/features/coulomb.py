@@ -179,18 +179,19 @@ class BagOfBonds:
                 g, t = np.argwhere(bag < 0)[0]
                 what = f"element {int(z[g, t])}" if t < n else f"element pair {(int(z[g, iu[t - n]]), int(z[g, ju[t - n]]))}"
                 raise ValueError(f"molecule {mols[g]}: {what} has no bag; fit() never saw it")
-            local = np.repeat(np.arange(len(mols)), bag.shape[1])
-            bag, value = bag.ravel(), value.ravel()
-            order = np.lexsort((-value, bag, local))  # by molecule, then bag, then value descending
-            local, bag, value = local[order], bag[order], value[order]
-            new_run = np.ones(len(bag), bool)
-            new_run[1:] = (local[1:] != local[:-1]) | (bag[1:] != bag[:-1])
-            run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(bag)), 0))
-            rank = np.arange(len(bag)) - run_start
+            # Per molecule (row): sort by value descending, then stably by bag; rank within each bag.
+            by_value = np.argsort(-value, axis=1, kind="stable")
+            bag, value = np.take_along_axis(bag, by_value, 1), np.take_along_axis(value, by_value, 1)
+            by_bag = np.argsort(bag, axis=1, kind="stable")
+            bag, value = np.take_along_axis(bag, by_bag, 1), np.take_along_axis(value, by_bag, 1)
+            position = np.broadcast_to(np.arange(bag.shape[1]), bag.shape)
+            new_run = np.ones(bag.shape, bool)
+            new_run[:, 1:] = bag[:, 1:] != bag[:, :-1]
+            rank = position - np.maximum.accumulate(np.where(new_run, position, 0), axis=1)
             full = rank >= np.asarray(self.bag_sizes)[bag]
             if np.any(full):
-                i = np.flatnonzero(full)[0]
-                raise ValueError(f"molecule {mols[local[i]]}: bag {self.bags[bag[i]]} holds more entries "
-                                 f"than the {self.bag_sizes[bag[i]]} seen by fit()")
-            out[mols[local], start[bag] + rank] = value
+                g, t = np.argwhere(full)[0]
+                raise ValueError(f"molecule {mols[g]}: bag {self.bags[bag[g, t]]} holds more entries "
+                                 f"than the {self.bag_sizes[bag[g, t]]} seen by fit()")
+            out[mols[:, None], start[bag] + rank] = value
         return out
