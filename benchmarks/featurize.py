@@ -13,7 +13,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import resource
 import tempfile
 import time
@@ -23,20 +22,17 @@ import numpy as np
 import rdkit
 
 from course.data import qm9
+from course.machine import describe
 from course.features import coulomb, graph
 
 RESULTS = Path(__file__).parent / "results" / "featurize.json"
 
 
-def machine() -> dict:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    return {
-        "cpu_model": model, "cpus_online": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
-        "load_average_at_start": os.getloadavg(), "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(), "numpy": np.__version__, "rdkit": rdkit.__version__,
-    }
+def machine_now() -> dict:
+    """The machine, plus what else was running on it (wall times depend on that)."""
+    return {**describe(), "load_average_at_start": os.getloadavg(),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "numpy": np.__version__, "rdkit": rdkit.__version__}
 
 
 def peak_rss_mb() -> dict:
@@ -65,7 +61,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    info = {"machine": machine(), "molecule_source": args.source, "n_jobs": args.n_jobs}
+    info = {"machine": machine_now(), "molecule_source": args.source, "n_jobs": args.n_jobs}
     data, t_load = timed(qm9.load)
     total = len(data.offsets) - 1
     m = min(total, args.limit or total)
@@ -73,13 +69,11 @@ def main() -> None:
     scale = total / m  # linear extrapolation to all of QM9
 
     # --- Molecular Graph
-    mols, failed = [], []
+    # Excluded molecules (counted by the loader, with reasons) have no RDKit molecule to featurize.
+    usable = data.table.index[data.usable.to_numpy()].to_numpy()[:m]
+    failed = [f"{i}: {r}" for i, r in data.table["excluded_reason"].iloc[:m].items() if r]
     start = time.perf_counter()
-    for k in range(m):
-        try:
-            mols.append(data.mol(k))
-        except ValueError as err:  # counted, not hidden: the data module says which and why
-            failed.append(f"{k}: {err}")
+    mols = [data.mol(i) for i in usable]
     t_mols = time.perf_counter() - start
     cpu_before = cpu_s()
     batch, t_mg = timed(graph.featurize_many, mols, n_jobs=args.n_jobs, progress=True)

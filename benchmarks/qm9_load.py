@@ -8,32 +8,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 from course.data.qm9 import export_compact, load
 from course.data.qm9_cache import resolve_cache_dir
+from course.machine import describe
 
 RESULT = Path(__file__).parent / "results" / "qm9_load.json"
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo ('unknown' elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cache-dir", default=None, help="cache folder (default: a new temporary one)")
     args = parser.parse_args()
+    load_average = os.getloadavg()
     cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="qm9-bench-")
     start = time.perf_counter()
     data = load(cache_dir, rebuild=True)
@@ -52,7 +42,7 @@ def main() -> None:
     compact = export_compact(Path(cache_dir) / "qm9_compact.npz", data)
     export_seconds = time.perf_counter() - start
     result = {
-        "machine": {"cpu_model": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+        "machine": {**describe(), "load_average_at_start": load_average,
                     "note": "cores shared with other jobs while measuring"},
         "first_load_seconds": round(first, 1),
         "later_load_seconds": round(later, 2),

@@ -74,6 +74,26 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_qm9(args: argparse.Namespace) -> int:
+    from course.data import qm9
+
+    data = qm9.load()
+    print(f"QM9: {len(data)} molecules, {int(data.usable.sum())} usable, {len(data) - int(data.usable.sum())} excluded")
+    for reason, count in data.report["excluded_by_category"].items():
+        print(f"  {count:6d}  {reason}")
+    if args.excluded:
+        print(data.excluded().to_string())
+    return 0
+
+
+def cmd_featurize(args: argparse.Namespace) -> int:
+    from course.features import qm9_graphs
+
+    graphs = qm9_graphs.load(rebuild=args.rebuild, n_jobs=args.jobs)
+    print(f"MG features of {len(graphs.indices)} QM9 molecules: {qm9_graphs.graphs_path()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     grade = commands.add_parser("grade", help="autograde autograde/submitted/*/MODULE, write feedback and grades.csv")
     grade.add_argument("module", metavar="MODULE")
     grade.set_defaults(run=cmd_grade)
+    data = commands.add_parser("qm9", help="load QM9 (building the local cache once) and report exclusions")
+    data.add_argument("--excluded", action="store_true", help="list every excluded molecule with its reason")
+    data.set_defaults(run=cmd_qm9)
+    featurize = commands.add_parser("featurize", help="build the Molecular Graph features of every usable QM9 molecule")
+    featurize.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    featurize.add_argument("--rebuild", action="store_true", help="rebuild even if a valid cache exists")
+    featurize.set_defaults(run=cmd_featurize)
     return parser
 
 

@@ -1,0 +1,87 @@
+"""Molecular Graph features of every usable QM9 molecule, built once and cached beside QM9.
+
+``course featurize`` (or :func:`load`) builds them from a fresh clone: QM9 from the qm9pack
+wheel, bonds perceived by ``course.data.qm9``, features by ``course.features.graph``. The file is
+keyed to the QM9 cache it came from and to the feature definitions, so a changed QM9 cache or a
+new feature version triggers a rebuild instead of silently serving old features.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from course.data import qm9
+from course.data.qm9_cache import resolve_cache_dir
+from course.features.graph import ATOM_FEATURES, PAIR_FEATURES, GraphBatch, featurize_many
+
+#: Bump when the meaning of any feature changes.
+FEATURE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class QM9Graphs:
+    """``batch`` row k holds the molecule with QM9 index ``indices[k]`` (usable molecules only)."""
+
+    indices: np.ndarray
+    batch: GraphBatch
+
+    def rows(self, qm9_indices: np.ndarray) -> np.ndarray:
+        """Batch rows of the given QM9 indices; an excluded or unknown index is an error."""
+        qm9_indices = np.asarray(qm9_indices)
+        rows = np.searchsorted(self.indices, qm9_indices)
+        rows = np.clip(rows, 0, len(self.indices) - 1)
+        missing = qm9_indices[self.indices[rows] != qm9_indices]
+        if len(missing):
+            raise KeyError(f"{len(missing)} QM9 indices have no MG features (excluded or unknown), "
+                           f"e.g. {missing[:5].tolist()}; see course.data.qm9.load().excluded()")
+        return rows
+
+
+def _key(cache_dir: str | Path | None) -> dict:
+    folder = resolve_cache_dir(cache_dir)
+    manifest = json.loads((folder / "qm9_v1.json").read_text())
+    return {"qm9_npz_sha256": manifest["npz_sha256"], "feature_version": FEATURE_VERSION,
+            "atom_features": list(ATOM_FEATURES), "pair_features": list(PAIR_FEATURES)}
+
+
+def graphs_path(cache_dir: str | Path | None = None) -> Path:
+    return resolve_cache_dir(cache_dir) / f"mg_v{FEATURE_VERSION}.npz"
+
+
+def build(cache_dir: str | Path | None = None, n_jobs: int = 2, verbose: bool = True) -> QM9Graphs:
+    """Featurize every usable QM9 molecule (a few minutes on 2 cores) and write the cache."""
+    data = qm9.load(cache_dir, verbose=verbose)
+    indices = data.table.index[data.usable.to_numpy()].to_numpy()
+    started = time.perf_counter()
+    batch = featurize_many((data.mol(i) for i in indices), n_jobs=n_jobs, progress=verbose)
+    path = graphs_path(cache_dir)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, indices=indices, key=json.dumps(_key(cache_dir)), atoms=batch.atoms,
+                        pair_bits=batch.pair_bits, distances=batch.distances, n_atoms=batch.n_atoms)
+    tmp.replace(path)
+    if verbose:
+        print(f"MG features of {len(indices)} molecules in {time.perf_counter() - started:.0f} s; "
+              f"{len(data) - len(indices)} excluded molecules skipped (see `course qm9 --excluded`); {path}")
+    return QM9Graphs(indices, batch)
+
+
+def load(cache_dir: str | Path | None = None, rebuild: bool = False, n_jobs: int = 2,
+         verbose: bool = True) -> QM9Graphs:
+    """The cached MG features, (re)built when missing, stale or unreadable."""
+    path = graphs_path(cache_dir)
+    if path.is_file() and not rebuild:
+        try:
+            with np.load(path) as f:
+                if json.loads(str(f["key"])) == _key(cache_dir):
+                    return QM9Graphs(f["indices"], GraphBatch(atoms=f["atoms"], pair_bits=f["pair_bits"],
+                                                              distances=f["distances"], n_atoms=f["n_atoms"]))
+                reason = "it was built from another QM9 cache or feature version"
+        except (OSError, ValueError, KeyError) as error:
+            reason = f"it cannot be read ({error})"
+        if verbose:
+            print(f"MG features in {path} not used: {reason}; building them again.")
+    return build(cache_dir, n_jobs=n_jobs, verbose=verbose)
