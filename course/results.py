@@ -46,7 +46,7 @@ def _fmt(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
     if isinstance(value, (float, np.floating)):
-        return f"{float(value):.4g}"
+        return f"{float(value):.5g}"
     return str(value)
 
 
