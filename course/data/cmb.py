@@ -58,13 +58,13 @@ def load(path: str | Path | None = None) -> CMBDataset:
         )
     try:
         with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in _KEYS if k not in npz.files]
-            if missing:
-                raise ValueError(f"CMB data file {path} lacks arrays {missing}")
-            arrays = {k: npz[k] for k in _KEYS}
-        metadata = json.loads(str(arrays["metadata"]))
-    except (OSError, zipfile.BadZipFile, EOFError, json.JSONDecodeError) as err:
+            arrays = {k: npz[k] for k in _KEYS if k in npz.files}
+        metadata = json.loads(str(arrays.get("metadata", "{}")))
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:  # JSONDecodeError is a ValueError
         raise ValueError(f"CMB data file {path} is unreadable or corrupt: {err}") from err
+    missing = [k for k in _KEYS if k not in arrays]
+    if missing:
+        raise ValueError(f"CMB data file {path} lacks arrays {missing}")
     n, n_bins = arrays["D_ell_TT"].shape
     if arrays["D_ell_EE"].shape != (n, n_bins) or arrays["ell"].shape != (n_bins,) or len(arrays["label"]) != n:
         raise ValueError(f"CMB data file {path} has inconsistent array shapes")
