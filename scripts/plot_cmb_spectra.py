@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 COLORS = {"lcdm": "k", "dark_energy": "tab:blue", "primordial": "tab:red"}
 # Representative alternatives inside the data set's ranges.
 EXAMPLES = {
-    "dark energy $w_0=-0.9$, $w_a=-0.3$": ("tab:blue", {"w0": -0.9, "wa": -0.3}),
-    "dark energy $w_0=-1.1$, $w_a=+0.3$": ("tab:cyan", {"w0": -1.1, "wa": 0.3}),
+    "dark energy $w_0=-0.85$, $w_a=0$": ("tab:blue", {"w0": -0.85, "wa": 0.0}),
+    "dark energy $w_0=-1.15$, $w_a=+0.3$": ("tab:cyan", {"w0": -1.15, "wa": 0.3}),
     r"running $n_\mathrm{run}=+0.02$, $r=0.1$": ("tab:red", {"nrun": 0.02, "r": 0.1}),
     r"running $n_\mathrm{run}=-0.02$": ("tab:orange", {"nrun": -0.02}),
 }
@@ -71,7 +71,7 @@ def main() -> None:
         ax.set_xscale("log")
         ax.set_xlabel(r"multipole $\ell$")
         ax.set_ylabel(rf"$D_\ell^{{{name}}}/D_\ell^{{{name},\Lambda\mathrm{{CDM}}}}-1$")
-        ax.set_title(f"{name}: alternatives vs LCDM, same other parameters (Planck 2018)")
+        ax.set_title(f"{name}: alternative / ΛCDM − 1 (rest at Planck 2018)")
         ax.set_ylim(-0.3, 0.3)
         ax.legend(fontsize=8)
     out = ROOT / "docs/cmb-spectra.png"
