@@ -89,7 +89,8 @@ def test_binned_noise_scatter_matches_per_multipole_simulation():
 
     for sample in (draws, reference):
         np.testing.assert_allclose(sample.mean(0), reference.mean(0), rtol=0.01)
-    # Variance estimates from 4000 draws scatter by sqrt(2/4000) = 2.2%; allow 5 sigma.
+    # A variance from 4000 draws scatters by sqrt(2/4000) = 2.2%, a difference of two by 3.2%:
+    # the tolerances below are 5 sigma.
     np.testing.assert_allclose(draws.var(0), reference.var(0), rtol=0.11 * 2**0.5)
     # Analytic check for the first TT bin, ell = 2..26: Var = sum 2/(2l+1) D_l^2 / 25^2.
     analytic = np.sum(g[2:27] * dls[2:27, 0] ** 2) / 25**2
