@@ -1,0 +1,248 @@
+"""Generate the CMB power-spectrum data set shipped as ``course/data/cmb_spectra.npz``.
+
+Each spectrum is a binned, lensed TT and EE band power D_ell = ell(ell+1)C_ell/2pi in muK^2,
+computed with CAMB for a flat cosmology and perturbed by full-sky cosmic-variance noise.
+Half the spectra are LCDM with parameters scattered around Planck 2018; the other half are
+"alternatives" (dynamical dark energy w0-wa, or non-standard primordial physics: running of
+the spectral index plus tensor modes) drawn with the same LCDM nuisance parameters, so a
+classifier must find the alternative's imprint under the LCDM parameter scatter and the noise.
+
+Every spectrum is fully determined by (global seed, index): its class comes from the index,
+its parameters and noise from ``SeedSequence(seed, spawn_key=(index,))``. Any subset can
+therefore be regenerated exactly with :func:`make_spectrum`.
+
+Usage (the shipped file: 4000 requested, stopped by the time budget, see its metadata)::
+
+    nice -n 10 python scripts/make_cmb_dataset.py --n 4000 --workers 2 --max-minutes 42
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+
+# Planck 2018 TT,TE,EE+lowE+lensing (Table 2, arXiv:1807.06209): central values and 1-sigma.
+PLANCK_2018 = {
+    "H0": (67.36, 0.54),
+    "ombh2": (0.02237, 0.00015),
+    "omch2": (0.1200, 0.0012),
+    "ln10As": (3.044, 0.014),  # ln(10^10 A_s)
+    "ns": (0.9649, 0.0042),
+    "tau": (0.0544, 0.0073),
+}
+# LCDM draws are Gaussian with this many Planck sigmas, so the nuisance scatter is wider than
+# the measurement; the alternatives must stand out against it.
+SIGMA_SCALE = 3.0
+# Neutrinos massless (N_eff = 3.044): Planck's 0.06 eV changes D_ell by <~1.3% (TT), 2.3% (EE),
+# the same for every class, but a massive eigenstate makes CAMB ~30% slower.
+MNU_EV = 0.0
+
+# Alternative models: ranges of the extra parameters (uniform draws).
+W0_RANGE = (-1.25, -0.75)
+WA_RANGE = (-0.6, 0.6)
+NRUN_ABS_RANGE = (0.005, 0.03)  # |dn_s/dlnk|, random sign
+R_RANGE = (0.0, 0.15)
+
+# Class of spectrum i is CLASS_CYCLE[i % 4]: any prefix of length 4k is balanced (half LCDM).
+CLASS_NAMES = ("lcdm", "dark_energy", "primordial")
+CLASS_CYCLE = (0, 1, 0, 2)
+
+# Binning: 80 bins of 25 multipoles covering ell = 2 ... 2001.
+ELL_MIN, BIN_WIDTH, N_BINS = 2, 25, 80
+ELL_MAX = ELL_MIN + BIN_WIDTH * N_BINS - 1
+
+# CAMB accuracy: chosen from timing tests (see docs/cmb-dataset.md). Against AccuracyBoost=2,
+# lSampleBoost=2 these settings agree to 0.25% (TT) and 0.5% (EE, ell>=30).
+ACCURACY = {"AccuracyBoost": 0.8, "IntTolBoost": 0.5, "lens_potential_accuracy": 0}
+
+PARAM_NAMES = ("H0", "ombh2", "omch2", "As", "ns", "tau", "w0", "wa", "nrun", "r")
+
+
+def spectrum_rng(seed: int, index: int) -> np.random.Generator:
+    """Random generator of spectrum ``index``: independent of all others, so subsets regenerate."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
+
+
+def class_of(index: int) -> int:
+    """Class id (index into CLASS_NAMES) of spectrum ``index``; fixed by the index alone."""
+    return CLASS_CYCLE[index % len(CLASS_CYCLE)]
+
+
+def draw_parameters(rng: np.random.Generator, class_id: int) -> dict[str, float]:
+    """Cosmological parameters of one spectrum: LCDM scatter plus the class's extra physics."""
+    p = {name: rng.normal(mu, SIGMA_SCALE * sd) for name, (mu, sd) in PLANCK_2018.items()}
+    p["As"] = float(np.exp(p.pop("ln10As")) * 1e-10)
+    p["tau"] = max(p["tau"], 0.01)  # a 3-sigma scatter can reach unphysical tau <= 0
+    p.update(w0=-1.0, wa=0.0, nrun=0.0, r=0.0)
+    if CLASS_NAMES[class_id] == "dark_energy":
+        p["w0"] = rng.uniform(*W0_RANGE)
+        p["wa"] = rng.uniform(*WA_RANGE)
+    elif CLASS_NAMES[class_id] == "primordial":
+        p["nrun"] = rng.choice([-1.0, 1.0]) * rng.uniform(*NRUN_ABS_RANGE)
+        p["r"] = rng.uniform(*R_RANGE)
+    return {k: float(p[k]) for k in PARAM_NAMES}
+
+
+def camb_dls(params: dict[str, float]) -> np.ndarray:
+    """Lensed total D_ell [muK^2] for ell = 0..ELL_MAX, columns TT, EE, BB, TE (CAMB order)."""
+    import camb
+
+    cp = camb.CAMBparams()
+    cp.set_cosmology(H0=params["H0"], ombh2=params["ombh2"], omch2=params["omch2"],
+                     tau=params["tau"], mnu=MNU_EV)
+    cp.InitPower.set_params(As=params["As"], ns=params["ns"], nrun=params["nrun"], r=params["r"])
+    if params["w0"] != -1.0 or params["wa"] != 0.0:
+        # PPF lets w(a) = w0 + wa(1-a) cross -1 without the fluid model's perturbation blow-up.
+        cp.set_dark_energy(w=params["w0"], wa=params["wa"], dark_energy_model="ppf")
+    cp.WantTensors = params["r"] > 0
+    cp.WantTransfer = False
+    cp.set_for_lmax(ELL_MAX, lens_potential_accuracy=ACCURACY["lens_potential_accuracy"])
+    cp.set_accuracy(AccuracyBoost=ACCURACY["AccuracyBoost"])
+    cp.Accuracy.IntTolBoost = ACCURACY["IntTolBoost"]
+    results = camb.get_results(cp)
+    return results.get_total_cls(ELL_MAX, CMB_unit="muK")
+
+
+def bin_matrix() -> np.ndarray:
+    """(N_BINS, ELL_MAX+1) matrix averaging D_ell uniformly over each bin's multipoles."""
+    w = np.zeros((N_BINS, ELL_MAX + 1))
+    for b in range(N_BINS):
+        lo = ELL_MIN + b * BIN_WIDTH
+        w[b, lo:lo + BIN_WIDTH] = 1.0 / BIN_WIDTH
+    return w
+
+
+def ell_centres() -> np.ndarray:
+    """Mean multipole of each bin."""
+    return bin_matrix() @ np.arange(ELL_MAX + 1, dtype=float)
+
+
+def binned_cosmic_variance(dls: np.ndarray) -> np.ndarray:
+    """Covariance (N_BINS, 2, 2) of the binned (TT, EE) band powers from cosmic variance alone.
+
+    Full sky, per multipole the 2l+1 a_lm give Var(D_l^XX) = 2/(2l+1) (D_l^XX)^2 and
+    Cov(D_l^TT, D_l^EE) = 2/(2l+1) (D_l^TE)^2; different l are independent. A bin is the plain
+    mean over its N_b multipoles, so its covariance is sum_l 2/(2l+1) D_l D_l / N_b^2.
+    """
+    ell = np.arange(ELL_MAX + 1, dtype=float)
+    g = np.zeros_like(ell)
+    g[2:] = 2.0 / (2.0 * ell[2:] + 1.0)
+    w2 = bin_matrix() ** 2
+    tt, ee, te = dls[:, 0], dls[:, 1], dls[:, 3]
+    cov = np.empty((N_BINS, 2, 2))
+    cov[:, 0, 0] = w2 @ (g * tt**2)
+    cov[:, 1, 1] = w2 @ (g * ee**2)
+    cov[:, 0, 1] = cov[:, 1, 0] = w2 @ (g * te**2)
+    return cov
+
+
+def noisy_binned(dls: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Binned TT and EE band powers (2, N_BINS) with one Gaussian cosmic-variance draw."""
+    mean = bin_matrix() @ dls[:, [0, 1]]  # (N_BINS, 2)
+    chol = np.linalg.cholesky(binned_cosmic_variance(dls))
+    noise = np.einsum("bij,bj->bi", chol, rng.standard_normal((N_BINS, 2)))
+    return (mean + noise).T
+
+
+def make_spectrum(seed: int, index: int) -> tuple[dict[str, float], np.ndarray]:
+    """Parameters and noisy binned (TT, EE) band powers of spectrum ``index``."""
+    rng = spectrum_rng(seed, index)
+    params = draw_parameters(rng, class_of(index))
+    return params, noisy_binned(camb_dls(params), rng)
+
+
+def _init_worker(threads: int) -> None:
+    import camb
+
+    camb.config.ThreadNum = threads
+
+
+def _job(args: tuple[int, int]) -> tuple[dict[str, float], np.ndarray]:
+    return make_spectrum(*args)
+
+
+def save(path: Path, rows: list[tuple[dict[str, float], np.ndarray]], meta: dict) -> None:
+    """Write the spectra made so far (an exact prefix of the requested set) atomically."""
+    n = len(rows)
+    classes = np.array([class_of(i) for i in range(n)], dtype=np.int8)
+    params = np.zeros(n, dtype=[(k, "f8") for k in PARAM_NAMES])
+    for i, (p, _) in enumerate(rows):
+        params[i] = tuple(p[k] for k in PARAM_NAMES)
+    spectra = np.stack([s for _, s in rows]).astype(np.float32) if rows else np.zeros((0, 2, N_BINS))
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(
+        tmp,
+        ell=ell_centres(),
+        D_ell_TT=spectra[:, 0],
+        D_ell_EE=spectra[:, 1],
+        label=(classes != 0).astype(np.int8),
+        class_id=classes,
+        class_names=np.array(CLASS_NAMES),
+        params=params,
+        metadata=np.array(json.dumps({**meta, "n_spectra": n}, indent=1)),
+    )
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=4000, help="number of spectra (multiple of 4 keeps classes balanced)")
+    ap.add_argument("--seed", type=int, default=20250115)
+    ap.add_argument("--workers", type=int, default=1, help="processes, one CAMB thread each")
+    ap.add_argument("--save-every", type=int, default=200, help="rewrite the output after this many spectra")
+    ap.add_argument("--max-minutes", type=float, default=None,
+                    help="stop at the first save after this wall time (keeps a balanced prefix)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "course/data/cmb_spectra.npz")
+    args = ap.parse_args()
+
+    import camb
+
+    meta = {
+        "generator": "scripts/make_cmb_dataset.py",
+        "command": f"python scripts/make_cmb_dataset.py --n {args.n} --seed {args.seed} --workers {args.workers}"
+                   + (f" --max-minutes {args.max_minutes}" if args.max_minutes is not None else ""),
+        "n_requested": args.n,
+        "seed": args.seed,
+        "camb_version": camb.__version__,
+        "camb_accuracy": ACCURACY,
+        "mnu_eV": MNU_EV,
+        "lensing": "lensed scalar + tensor C_ell, CAMB default NonLinear_lens (non-linear lensing potential)",
+        "spectra": ["TT", "EE"],
+        "units": "D_ell = ell(ell+1)C_ell/2pi in muK^2, T_CMB = 2.7255 K",
+        "binning": {"ell_min": ELL_MIN, "ell_max": ELL_MAX, "bin_width": BIN_WIDTH, "n_bins": N_BINS,
+                    "weights": "uniform mean of D_ell over the bin"},
+        "noise": "full-sky cosmic variance, Gaussian; binned covariance sum_l 2/(2l+1) D_l D_l / N_b^2 "
+                 "with TT-EE correlation from D_l^TE",
+        "lcdm_prior": {k: {"mean": m, "sd": SIGMA_SCALE * s} for k, (m, s) in PLANCK_2018.items()},
+        "lcdm_prior_note": f"Gaussian, {SIGMA_SCALE} x Planck 2018 TT,TE,EE+lowE+lensing 1-sigma; tau floored at 0.01",
+        "alternatives": {"dark_energy": {"w0": W0_RANGE, "wa": WA_RANGE, "model": "CAMB DarkEnergyPPF"},
+                         "primordial": {"abs_nrun": NRUN_ABS_RANGE, "nrun_sign": "random", "r": R_RANGE}},
+        "modified_gravity": "not included: CAMB 2.0.5 has no modified-gravity parameterization (needs MGCAMB)",
+        "class_cycle": [CLASS_NAMES[c] for c in CLASS_CYCLE],
+        "date": dt.date.today().isoformat(),
+        "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus".strip(),
+    }
+    t0 = time.time()
+    rows: list[tuple[dict[str, float], np.ndarray]] = []
+    with Pool(args.workers, initializer=_init_worker, initargs=(1,)) as pool:
+        for row in pool.imap(_job, ((args.seed, i) for i in range(args.n)), chunksize=2):
+            rows.append(row)
+            if len(rows) % args.save_every == 0 or len(rows) == args.n:
+                wall = time.time() - t0
+                stop = args.max_minutes is not None and wall > 60 * args.max_minutes and len(rows) < args.n
+                extra = {"stopped_early": f"time budget of {args.max_minutes} min reached"} if stop else {}
+                save(args.out, rows, {**meta, "wall_time_s": round(wall, 1), **extra})
+                print(f"{len(rows)}/{args.n} spectra, {wall:.0f} s", flush=True)
+                if stop:
+                    break
+
+
+if __name__ == "__main__":
+    main()
