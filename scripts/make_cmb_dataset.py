@@ -191,6 +191,22 @@ def save(path: Path, rows: list[tuple[dict[str, float], np.ndarray]], meta: dict
     os.replace(tmp, path)
 
 
+def existing_rows(path: Path, seed: int) -> tuple[list[tuple[dict[str, float], np.ndarray]], float]:
+    """Spectra already in ``path`` and the wall time spent on them, to continue an interrupted run.
+
+    Every spectrum depends only on (seed, index), so the kept prefix is exactly what a fresh run
+    would produce; a file made with another seed is refused.
+    """
+    with np.load(path) as f:
+        meta = json.loads(str(f["metadata"]))
+        if meta["seed"] != seed:
+            raise SystemExit(f"{path} was made with seed {meta['seed']}, not {seed}: cannot resume")
+        spectra = np.stack([f["D_ell_TT"], f["D_ell_EE"]], axis=1)
+        rows = [({k: float(p[k]) for k in PARAM_NAMES}, s) for p, s in zip(f["params"], spectra)]
+    print(f"resuming after {len(rows)} spectra in {path}", flush=True)
+    return rows, float(meta.get("wall_time_s", 0.0))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=4000, help="number of spectra (multiple of 4 keeps classes balanced)")
@@ -200,6 +216,8 @@ def main() -> None:
     ap.add_argument("--max-minutes", type=float, default=None,
                     help="stop at the first save after this wall time (keeps a balanced prefix)")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "course/data/cmb_spectra.npz")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the spectra already in --out (made with the same seed) and add the rest")
     args = ap.parse_args()
 
     import camb
@@ -229,13 +247,13 @@ def main() -> None:
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus".strip(),
     }
+    rows, earlier_wall = existing_rows(args.out, args.seed) if args.resume else ([], 0.0)
     t0 = time.time()
-    rows: list[tuple[dict[str, float], np.ndarray]] = []
     with Pool(args.workers, initializer=_init_worker, initargs=(1,)) as pool:
-        for row in pool.imap(_job, ((args.seed, i) for i in range(args.n)), chunksize=2):
+        for row in pool.imap(_job, ((args.seed, i) for i in range(len(rows), args.n)), chunksize=2):
             rows.append(row)
             if len(rows) % args.save_every == 0 or len(rows) == args.n:
-                wall = time.time() - t0
+                wall = earlier_wall + time.time() - t0
                 stop = args.max_minutes is not None and wall > 60 * args.max_minutes and len(rows) < args.n
                 extra = {"stopped_early": f"time budget of {args.max_minutes} min reached"} if stop else {}
                 save(args.out, rows, {**meta, "wall_time_s": round(wall, 1), **extra})

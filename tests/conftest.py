@@ -43,6 +43,10 @@ def graded(module, tmp_path_factory) -> GradedAssignment:
     scratch.submit("solution", module, solved)
     scratch.submit("blank", module, release)
     scratch.submit("wrong", module, grading.replace_answers(solved, mutant["answers"]))
+    if "course.data import qm9" in json.dumps(source):
+        from course.data import qm9
+
+        qm9.load(verbose=False)  # build the QM9 cache once here, not inside a time-limited graded cell
     scratch.autograde(module)
     executed = {student: nbformat.read(scratch.folder / "autograde" / "autograded" / student / module / f"{module}.ipynb",
                                        as_version=4) for student in ("solution", "blank")}

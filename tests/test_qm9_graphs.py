@@ -44,3 +44,14 @@ def test_unreadable_cache_is_rebuilt(cache, capsys):
     qm9_graphs.graphs_path().write_bytes(b"not an npz")
     assert qm9_graphs.load() == "rebuilt"
     assert "cannot be read" in capsys.readouterr().out
+
+
+def test_forked_qm9_featurization_equals_featurize_many():
+    from course.data import qm9
+
+    data = qm9.load(verbose=False)  # the full cache, built once for the test session by test_qm9
+    indices = data.table.index[data.usable.to_numpy()].to_numpy()[:200]
+    forked = qm9_graphs._featurize_all(data, indices, n_jobs=2, progress=False)
+    plain = graph.featurize_many([data.mol(i) for i in indices], n_jobs=1, progress=False)
+    for name in ("atoms", "pair_bits", "distances", "n_atoms"):
+        assert np.array_equal(getattr(forked, name), getattr(plain, name)), name
