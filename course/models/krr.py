@@ -64,8 +64,8 @@ def _check_kernel(kernel: str, sigma: float | None) -> None:
 
 
 def _block_rows(n_columns: int, block_size: int | None) -> int:
-    if block_size is None:
-        return max(1, BLOCK_BYTES // (8 * max(n_columns, 1)))
+    if block_size is None:  # at most 32 MiB and at most 1/8 of the rows: the block stays small next to K
+        return max(1, min(BLOCK_BYTES // (8 * max(n_columns, 1)), -(-n_columns // 8)))
     if block_size < 1:
         raise ValueError(f"block_size must be a positive number of rows, got {block_size}")
     return int(block_size)
@@ -97,7 +97,7 @@ def kernel_matrix(A: np.ndarray, B: np.ndarray | None = None, *, kernel: str = "
                   dtype: type = np.float64, block_size: int | None = None) -> np.ndarray:
     """Kernel matrix k(A, B) of shape (len(A), len(B)) in ``dtype``, built in row blocks.
 
-    Only the result and one float64 block of ``block_size`` rows (default: 32 MiB worth) are held
+    Only the result and one float64 block of ``block_size`` rows (default: n/8 rows, at most 32 MiB) are held
     at once. With ``B`` omitted, K(A, A) is symmetric: only blocks on and below the diagonal are
     computed and mirrored, which halves the work.
     """
