@@ -2,8 +2,9 @@
 
 KRR predicts f(x) = Σ_i α_i k(x, x_i) with (K + λI) α = y. The n×n kernel matrix K is the
 only large object: it is built in row blocks straight into its final array (float32 halves it),
-and the Cholesky factorization overwrites it in place, so the peak is about one n×n matrix plus
-one block, where a textbook implementation (and scikit-learn's ``KernelRidge``) holds two.
+and the Cholesky factorization overwrites it in place, so the peak is one n×n matrix plus one
+block. scikit-learn's ``KernelRidge`` peaks at three float64 matrices (its solver copies K, and
+LAPACK's copy adds another); benchmarks/results/krr.json has the measurements.
 
 Kernels, with the course's σ convention (``gaussian`` is scikit-learn's ``rbf`` with
 gamma = 1/(2σ²), ``laplacian`` its ``laplacian`` with gamma = 1/σ):
@@ -137,8 +138,8 @@ def _solve_in_place(K: np.ndarray, lam: float, y: np.ndarray) -> np.ndarray:
 class KRR:
     """Kernel ridge regression solved by an in-place Cholesky factorization.
 
-    Same model as ``sklearn.kernel_ridge.KernelRidge`` (``lam`` is its ``alpha``), at about half
-    its peak memory. ``center=True`` fits y − mean(y) and adds the mean back, which matters for
+    Same model as ``sklearn.kernel_ridge.KernelRidge`` (``lam`` is its ``alpha``), at a third of
+    its peak memory in float64 and a sixth in float32. ``center=True`` fits y − mean(y) and adds the mean back, which matters for
     decaying kernels when targets sit far from zero (QM9 atomization energies, about −76 eV):
     without it, predictions far from the training data decay to 0, not to the average.
     """
