@@ -3,8 +3,8 @@
 KRR predicts f(x) = Σ_i α_i k(x, x_i) with (K + λI) α = y. The n×n kernel matrix K is the
 only large object: it is built in row blocks straight into its final array (float32 halves it),
 and the Cholesky factorization overwrites it in place, so the peak is one n×n matrix plus one
-block. scikit-learn's ``KernelRidge`` peaks at three float64 matrices (its solver copies K, and
-LAPACK's copy adds another); benchmarks/results/krr.json has the measurements.
+block. scikit-learn's ``KernelRidge`` peaks at three float64 n×n matrices (measured: its
+``scipy.linalg.solve`` works on copies of K); benchmarks/results/krr.json has the numbers.
 
 Kernels, with the course's σ convention (``gaussian`` is scikit-learn's ``rbf`` with
 gamma = 1/(2σ²), ``laplacian`` its ``laplacian`` with gamma = 1/σ):
