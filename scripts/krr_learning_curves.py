@@ -31,22 +31,10 @@ import numpy as np
 
 from course import budget
 from course.data import qm9
-from course.features.qm9_vectors import REPRESENTATIONS, vectors
 from course.machine import describe
-from course.models.krr import cross_validate, fit_power_law, learning_curve, n_for_mae
+from course.models.krr_qm9 import LAMS, SIGMA_FACTORS, learning_curves, plot
 
 ROOT = Path(__file__).resolve().parents[1]
-#: column, label, literature MAE of CM and BOB at ~117k training molecules (Gilmer et al. 2017).
-PROPERTIES = {
-    "U0": ("U0_atom_eV", "U0 (eV)", {"cm": 0.128, "bob": 0.0615}),
-    "alpha": ("alpha_bohr3", "α (bohr³)", {"cm": 0.433, "bob": 0.298}),
-    "zpve": ("zpve_eV", "ZPVE (eV)", {"cm": 0.00576, "bob": 0.00408}),
-}
-LITERATURE_N = 117_000
-SIGMA_FACTORS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0)
-LAMS = (1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1.0)
-
-
 def train_sizes(which: str, max_n: int | None) -> list[int]:
     """quick: 250..2000; full: 1000, 2000, 4000, ... doubling up to ``max_n`` (default 20,000)."""
     if which == "quick":
@@ -55,43 +43,6 @@ def train_sizes(which: str, max_n: int | None) -> list[int]:
     top = max_n or 20_000
     sizes = [n for n in (1000 * 2 ** k for k in range(20)) if n < top]
     return sizes + [top]
-
-
-def median_l1(X: np.ndarray, sample: int = 500) -> float:
-    """Median L1 distance between the first ``sample`` rows: the natural scale for σ."""
-    A = X[:sample]
-    d = np.abs(A[:, None, :] - A[None, :, :]).sum(-1)
-    return float(np.median(d[np.triu_indices(len(A), 1)]))
-
-
-def plot(results: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    colors = {"cm": "tab:blue", "bob": "tab:orange"}
-    names = {"cm": "sorted CM", "bob": "BOB"}
-    fig, axes = plt.subplots(1, len(PROPERTIES), figsize=(13, 4.2))
-    for ax, (prop, (_, label, literature)) in zip(axes, PROPERTIES.items()):
-        for rep in REPRESENTATIONS:
-            r = results[rep][prop]
-            ax.loglog(r["n"], r["mae"], "o-", color=colors[rep], label=f"{names[rep]} (ours)")
-            a, b = r["power_law"]["a"], r["power_law"]["b"]
-            grid = np.geomspace(min(r["n"]), 2e5, 50)
-            ax.loglog(grid, a * grid ** -b, ":", color=colors[rep], lw=1,
-                      label=f"fit {a:.3g}·N^−{b:.2f}")
-            ax.plot([LITERATURE_N], [literature[rep]], marker="_", ms=22, mew=3, color=colors[rep], ls="none",
-                    label=f"{names[rep]} literature (117k)")
-            ax.axhline(literature[rep], color=colors[rep], lw=0.6, alpha=0.5)
-        ax.set_xlabel("training molecules N")
-        ax.set_ylabel(f"test MAE, {label}")
-        ax.set_title(label.split(" ")[0])
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle("KRR (Laplacian) on QM9: learning curves, dotted = power-law extrapolation", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def main() -> None:
@@ -111,37 +62,7 @@ def main() -> None:
                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
     data = qm9.load(verbose=False)
-    train, test = data.split(test_fold=0)
-    train = np.random.default_rng(0).permutation(train)[:max(max(sizes), cv_n)]
-    test = np.sort(np.random.default_rng(1).choice(test, size=args.test_size, replace=False))
-    results: dict = {}
-    for rep in REPRESENTATIONS:
-        X_train, X_test = vectors(data, train, rep), vectors(data, test, rep)
-        scale = median_l1(X_train)
-        results[rep] = {}
-        for prop, (column, _, literature) in PROPERTIES.items():
-            y_train = data.table.loc[train, column].to_numpy()
-            y_test = data.table.loc[test, column].to_numpy()
-            t0 = time.perf_counter()
-            cv = cross_validate(X_train[:cv_n], y_train[:cv_n], kernel="laplacian",
-                                sigmas=[f * scale for f in SIGMA_FACTORS], lams=LAMS, n_folds=5, seed=0)
-            cv_seconds = time.perf_counter() - t0
-            curve = learning_curve(X_train, y_train, sizes, X_test, y_test, kernel="laplacian", sigma=cv.sigma,
-                                   lam=cv.lam, center=True, dtype=np.dtype(args.dtype).type)
-            a, b = fit_power_law(curve["n"], curve["mae"])
-            results[rep][prop] = {
-                "column": column, "sigma": cv.sigma, "sigma_over_median_l1": cv.sigma / scale, "lam": cv.lam,
-                "cv_mae": float(cv.mae.min()), "cv_seconds": round(cv_seconds, 1),
-                "sigma_at_edge_of_grid": cv.sigma in (cv.sigmas[0], cv.sigmas[-1]),
-                "lam_at_edge_of_grid": cv.lam in (cv.lams[0], cv.lams[-1]),
-                "n": curve["n"], "mae": curve["mae"], "fit_seconds": [round(s, 2) for s in curve["fit_seconds"]],
-                "power_law": {"a": a, "b": b}, "literature_mae": literature[rep],
-                "n_to_reach_literature": n_for_mae(a, b, literature[rep]),
-            }
-            print(f"{rep:3s} {prop:5s} σ={cv.sigma:.4g} λ={cv.lam:g}  MAE " +
-                  "  ".join(f"{n}:{m:.4g}" for n, m in zip(curve["n"], curve["mae"])) +
-                  f"  -> b={b:.2f}, literature {literature[rep]} at N≈{results[rep][prop]['n_to_reach_literature']:.3g}",
-                  flush=True)
+    results = learning_curves(data, sizes, cv_n=cv_n, test_size=args.test_size, dtype=np.dtype(args.dtype).type)
 
     args.out.mkdir(parents=True, exist_ok=True)
     record = {
@@ -156,7 +77,7 @@ def main() -> None:
         "machine": {**machine, "load_average_at_end": os.getloadavg()},
     }
     (args.out / "krr_learning_curves.json").write_text(json.dumps(record, indent=1) + "\n")
-    plot(results, args.out / "krr_learning_curves.png")
+    plot(results).savefig(args.out / "krr_learning_curves.png", dpi=110)
     print(f"wrote {args.out}/krr_learning_curves.json and .png in {record['wall_seconds']} s")
 
 

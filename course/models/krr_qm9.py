@@ -1,0 +1,108 @@
+"""KRR learning curves on QM9 (Module 2): sorted Coulomb matrix and Bag of Bonds, for U0, α, ZPVE.
+
+Protocol. Training molecules are drawn, nested, from a seeded shuffle of the nine training folds
+of the course's canonical split (all 130,831 molecules: CM and BOB need only atoms and
+coordinates); the test set is a fixed random subset of fold 0. Laplacian kernel, targets centred.
+σ and λ are chosen once per representation and property by 5-fold cross-validation on the first
+``cv_n`` training molecules (σ on a grid of multiples of the median L1 distance there) and then
+kept for every N. Each curve is fitted with MAE ≈ a·N^(−b) and extrapolated to the N at which it
+would reach the literature MAE (Gilmer et al. 2017, Table 2, about 117k training molecules).
+The Module 2 notebook runs this on the quick budget; ``scripts/krr_learning_curves.py`` runs it
+on the full budget and writes the results file.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import numpy as np
+
+from course.data.qm9 import QM9
+from course.features.qm9_vectors import REPRESENTATIONS, vectors
+from course.models.krr import cross_validate, fit_power_law, learning_curve, n_for_mae
+
+#: column, label, literature MAE of CM and BOB at ~117k training molecules (Gilmer et al. 2017).
+PROPERTIES = {
+    "U0": ("U0_atom_eV", "U0 (eV)", {"cm": 0.128, "bob": 0.0615}),
+    "alpha": ("alpha_bohr3", "α (bohr³)", {"cm": 0.433, "bob": 0.298}),
+    "zpve": ("zpve_eV", "ZPVE (eV)", {"cm": 0.00576, "bob": 0.00408}),
+}
+LITERATURE_N = 117_000
+SIGMA_FACTORS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0)
+LAMS = (1e-14, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1.0)
+
+
+def median_l1(X: np.ndarray, sample: int = 500) -> float:
+    """Median L1 distance between the first ``sample`` rows: the natural scale for σ."""
+    A = X[:sample]
+    d = np.abs(A[:, None, :] - A[None, :, :]).sum(-1)
+    return float(np.median(d[np.triu_indices(len(A), 1)]))
+
+
+
+def learning_curves(data: QM9, sizes: Sequence[int], *, cv_n: int, test_size: int, dtype: type = np.float64,
+                    seed: int = 0, log: Callable[[str], None] = partial(print, flush=True)) -> dict:
+    """``results[representation][property]``: chosen σ, λ, MAE per N, power law, N to reach the literature."""
+    train, test = data.split(test_fold=0)
+    train = np.random.default_rng(seed).permutation(train)[:max(max(sizes), cv_n)]
+    test = np.sort(np.random.default_rng(seed + 1).choice(test, size=test_size, replace=False))
+    results: dict = {}
+    for rep in REPRESENTATIONS:
+        X_train, X_test = vectors(data, train, rep), vectors(data, test, rep)
+        scale = median_l1(X_train)
+        results[rep] = {}
+        for prop, (column, _, literature) in PROPERTIES.items():
+            y_train = data.table.loc[train, column].to_numpy()
+            y_test = data.table.loc[test, column].to_numpy()
+            t0 = time.perf_counter()
+            cv = cross_validate(X_train[:cv_n], y_train[:cv_n], kernel="laplacian",
+                                sigmas=[f * scale for f in SIGMA_FACTORS], lams=LAMS, n_folds=5, seed=0)
+            cv_seconds = time.perf_counter() - t0
+            curve = learning_curve(X_train, y_train, sizes, X_test, y_test, kernel="laplacian", sigma=cv.sigma,
+                                   lam=cv.lam, center=True, dtype=dtype)
+            a, b = fit_power_law(curve["n"], curve["mae"])
+            results[rep][prop] = {
+                "column": column, "sigma": cv.sigma, "sigma_over_median_l1": cv.sigma / scale, "lam": cv.lam,
+                "cv_mae": float(cv.mae.min()), "cv_seconds": round(cv_seconds, 1),
+                "sigma_at_edge_of_grid": cv.sigma in (cv.sigmas[0], cv.sigmas[-1]),
+                "lam_at_edge_of_grid": cv.lam in (cv.lams[0], cv.lams[-1]),
+                "n": curve["n"], "mae": curve["mae"], "fit_seconds": [round(s, 2) for s in curve["fit_seconds"]],
+                "power_law": {"a": a, "b": b}, "literature_mae": literature[rep],
+                "n_to_reach_literature": n_for_mae(a, b, literature[rep]),
+            }
+            log(f"{rep:3s} {prop:5s} σ={cv.sigma:.4g} λ={cv.lam:g}  MAE " +
+                  "  ".join(f"{n}:{m:.4g}" for n, m in zip(curve["n"], curve["mae"])) +
+                  f"  -> b={b:.2f}, literature {literature[rep]} at N≈{results[rep][prop]['n_to_reach_literature']:.3g}")
+
+    return results
+
+
+def plot(results: dict):
+    """Log-log learning curves per property, with power-law fits and the literature values."""
+    import matplotlib.pyplot as plt
+
+    colors = {"cm": "tab:blue", "bob": "tab:orange"}
+    names = {"cm": "sorted CM", "bob": "BOB"}
+    fig, axes = plt.subplots(1, len(PROPERTIES), figsize=(13, 4.2))
+    for ax, (prop, (_, label, literature)) in zip(axes, PROPERTIES.items()):
+        for rep in REPRESENTATIONS:
+            r = results[rep][prop]
+            ax.loglog(r["n"], r["mae"], "o-", color=colors[rep], label=f"{names[rep]} (ours)")
+            a, b = r["power_law"]["a"], r["power_law"]["b"]
+            grid = np.geomspace(min(r["n"]), 2e5, 50)
+            ax.loglog(grid, a * grid ** -b, ":", color=colors[rep], lw=1,
+                      label=f"fit {a:.3g}·N^−{b:.2f}")
+            ax.plot([LITERATURE_N], [literature[rep]], marker="_", ms=22, mew=3, color=colors[rep], ls="none",
+                    label=f"{names[rep]} literature (117k)")
+            ax.axhline(literature[rep], color=colors[rep], lw=0.6, alpha=0.5)
+        ax.set_xlabel("training molecules N")
+        ax.set_ylabel(f"test MAE, {label}")
+        ax.set_title(label.split(" ")[0])
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("KRR (Laplacian) on QM9: learning curves, dotted = power-law extrapolation", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
