@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from rdkit import Chem
 
-from course.features.descriptors import descriptor_matrix
+from course.features.descriptors import descriptor_matrix, morgan_fingerprints
 
 
 def column(X, names, name):
@@ -28,3 +28,16 @@ def test_counts_and_weights_by_hand():
 def test_failure_names_the_molecule():
     with pytest.raises(ValueError, match="molecule 1"):
         descriptor_matrix([Chem.MolFromSmiles("C"), None])
+
+
+def test_morgan_fingerprints_match_rdkit_bit_vectors():
+    from rdkit.Chem import AllChem
+
+    mols = [Chem.MolFromSmiles(s) for s in ("CCO", "c1ccccc1O", "N#CC(=O)F")]
+    X = morgan_fingerprints(mols, radius=2, n_bits=512)
+    assert X.shape == (3, 512) and set(np.unique(X)) <= {0.0, 1.0}
+    for row, mol in zip(X, mols):
+        reference = AllChem.GetMorganFingerprintAsBitVect(mol, 2, nBits=512)
+        assert np.flatnonzero(row).tolist() == list(reference.GetOnBits())
+    with pytest.raises(ValueError, match="molecule 1"):
+        morgan_fingerprints([mols[0], None])

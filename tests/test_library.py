@@ -91,3 +91,14 @@ def test_notebook_differences_sees_an_edited_cell():
     assert grading.notebook_differences(a, b) == []
     b.cells[1].source = "y = 3"
     assert grading.notebook_differences(a, b) == [f"cell 1 ({a.cells[1].id}): source differs"]
+
+
+def test_setup_caps_blas_threads_and_seeds():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from course.notebook import setup
+
+    with threadpool_limits(limits=None):  # restores this process's BLAS threads afterwards
+        first, second = setup(3).normal(size=3), setup(3).normal(size=3)
+        assert np.array_equal(first, second)
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")

@@ -41,12 +41,18 @@ def median_l1(X: np.ndarray, sample: int = 500) -> float:
 
 
 
+def train_test_ids(data: QM9, n_train: int, test_size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """QM9 indices of the experiment: a seeded shuffle of the training folds (nested prefixes are the
+    training sets) and a seeded, sorted subset of test fold 0."""
+    train, test = data.split(test_fold=0)
+    train = np.random.default_rng(seed).permutation(train)[:n_train]
+    return train, np.sort(np.random.default_rng(seed + 1).choice(test, size=test_size, replace=False))
+
+
 def learning_curves(data: QM9, sizes: Sequence[int], *, cv_n: int, test_size: int, dtype: type = np.float64,
                     seed: int = 0, log: Callable[[str], None] = partial(print, flush=True)) -> dict:
     """``results[representation][property]``: chosen σ, λ, MAE per N, power law, N to reach the literature."""
-    train, test = data.split(test_fold=0)
-    train = np.random.default_rng(seed).permutation(train)[:max(max(sizes), cv_n)]
-    test = np.sort(np.random.default_rng(seed + 1).choice(test, size=test_size, replace=False))
+    train, test = train_test_ids(data, max(max(sizes), cv_n), test_size, seed)
     results: dict = {}
     for rep in REPRESENTATIONS:
         X_train, X_test = vectors(data, train, rep), vectors(data, test, rep)
