@@ -21,12 +21,13 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import time
 from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
+
+from course.machine import describe
 
 # Planck 2018 TT,TE,EE+lowE+lensing (Table 2, arXiv:1807.06209): central values and 1-sigma.
 PLANCK_2018 = {
@@ -245,7 +246,7 @@ def main() -> None:
         "modified_gravity": "not included: CAMB 2.0.5 has no modified-gravity parameterization (needs MGCAMB)",
         "class_cycle": [CLASS_NAMES[c] for c in CLASS_CYCLE],
         "date": dt.date.today().isoformat(),
-        "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus".strip(),
+        "machine": describe(),
     }
     rows, earlier_wall = existing_rows(args.out, args.seed) if args.resume else ([], 0.0)
     t0 = time.time()

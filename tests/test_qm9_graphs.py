@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from course.data.qm9_cache import MANIFEST
 from course.features import graph, qm9_graphs
 
 
@@ -13,7 +14,7 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
     folder = tmp_path / "qm9"
     folder.mkdir()
-    (folder / "qm9_v1.json").write_text(json.dumps({"npz_sha256": "abc"}))
+    (folder / MANIFEST).write_text(json.dumps({"npz_sha256": "abc"}))
     batch = graph.GraphBatch(atoms=np.ones((3, 21), np.float32), pair_bits=np.zeros((5, 12), np.uint8),
                              distances=np.ones(5, np.float32), n_atoms=np.array([1, 2]))
     np.savez_compressed(qm9_graphs.graphs_path(), indices=np.array([4, 9]), key=json.dumps(qm9_graphs._key(None)),
@@ -28,13 +29,13 @@ def test_valid_cache_is_used_and_indexed_by_qm9_index(cache):
     graphs = qm9_graphs.load(verbose=False)
     assert not built and graphs.indices.tolist() == [4, 9] and len(graphs.batch) == 2
     assert graphs.rows(np.array([9, 4])).tolist() == [1, 0]
-    with pytest.raises(KeyError, match="no MG features"):
+    with pytest.raises(KeyError, match="not in the MG features"):
         graphs.rows(np.array([5]))
 
 
 def test_cache_of_another_qm9_build_is_rebuilt(cache, capsys):
     folder, built = cache
-    (folder / "qm9_v1.json").write_text(json.dumps({"npz_sha256": "def"}))
+    (folder / MANIFEST).write_text(json.dumps({"npz_sha256": "def"}))
     assert qm9_graphs.load() == "rebuilt" and built
     assert "another QM9 cache" in capsys.readouterr().out
 

@@ -4,6 +4,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from course.data.qm9 import positions
 from course.features.coulomb import BagOfBonds, coulomb_matrices
 from course.features.qm9_vectors import atoms_of, vectors
 
@@ -14,6 +15,7 @@ FAKE = SimpleNamespace(
     R=np.array([[0, 0, 0], [0, 0, 0.74], [0, 0, 0.12], [0, 0.76, -0.47], [0, -0.76, -0.47], [0, 0, 0], [0, 0, 0.92]]),
     offsets=np.array([0, 2, 5, 7]),
 )
+FAKE.rows = lambda indices: positions(FAKE.index, indices, "QM9")
 
 
 def test_atoms_of_follows_the_requested_order():

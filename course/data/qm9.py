@@ -91,6 +91,16 @@ UNITS = {
 _EV_COLUMNS = ("homo", "lumo", "gap", "zpve", "U0", "U", "H", "G")
 
 
+def positions(sorted_keys: np.ndarray, wanted: np.ndarray, where: str) -> np.ndarray:
+    """Positions of ``wanted`` in the sorted array ``sorted_keys``; ``KeyError`` naming the missing ones."""
+    wanted = np.asarray(wanted, dtype=np.int64)
+    pos = np.clip(np.searchsorted(sorted_keys, wanted), 0, max(len(sorted_keys) - 1, 0))
+    missing = wanted[sorted_keys[pos] != wanted] if len(sorted_keys) else wanted
+    if len(missing):
+        raise KeyError(f"{len(missing)} indices are not in {where}, e.g. {missing[:5].tolist()}")
+    return pos
+
+
 class QM9:
     """All of QM9 in memory: a property table and concatenated per-atom arrays.
 
@@ -142,10 +152,11 @@ class QM9:
 
     def row(self, idx: int) -> int:
         """Row number of QM9 index ``idx``; ``KeyError`` if QM9 has no such molecule."""
-        pos = int(np.searchsorted(self.index, idx))
-        if pos >= len(self.index) or self.index[pos] != idx:
-            raise KeyError(f"QM9 has no molecule with index {idx} (indices run 1..133885 with 3,054 gaps)")
-        return pos
+        return int(self.rows([idx])[0])
+
+    def rows(self, indices: np.ndarray) -> np.ndarray:
+        """Row numbers of many QM9 indices at once; ``KeyError`` naming any that QM9 lacks."""
+        return positions(self.index, indices, "QM9 (indices run 1..133885 with 3,054 gaps)")
 
     def atomic_numbers(self, idx: int) -> np.ndarray:
         """Atomic numbers of molecule ``idx`` in file order."""

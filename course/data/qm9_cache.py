@@ -18,7 +18,7 @@ from course.data.qm9_source import SOURCE_FILES
 
 FORMAT_VERSION = 1
 _NPZ = f"qm9_v{FORMAT_VERSION}.npz"
-_MANIFEST = f"qm9_v{FORMAT_VERSION}.json"
+MANIFEST = f"qm9_v{FORMAT_VERSION}.json"
 STRING_KEYS = ("smiles", "inchi", "smiles_relaxed", "smiles_check", "excluded_reason")
 
 
@@ -31,6 +31,11 @@ def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
     if cache_dir is None:
         cache_dir = os.environ.get("COURSE_CACHE_DIR") or platformdirs.user_cache_dir("mlchem-course")
     return Path(cache_dir).expanduser() / "qm9"
+
+
+def cache_checksum(cache_dir: str | Path | None = None) -> str:
+    """SHA-256 of the cached QM9 arrays, from the manifest: the key for caches derived from them."""
+    return json.loads((resolve_cache_dir(cache_dir) / MANIFEST).read_text())["npz_sha256"]
 
 
 def sha256(path: Path) -> str:
@@ -73,15 +78,15 @@ def write_cache(folder: Path, arrays: dict[str, object], fingerprint: dict, repo
     manifest = {"format_version": FORMAT_VERSION, "sources": fingerprint, "npz": _NPZ,
                 "npz_size": (folder / _NPZ).stat().st_size, "npz_sha256": sha256(folder / _NPZ),
                 "n_molecules": int(len(arrays["index"])), "report": report}
-    tmp = folder / (_MANIFEST + ".tmp")
+    tmp = folder / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, folder / _MANIFEST)
+    os.replace(tmp, folder / MANIFEST)
     return folder / _NPZ
 
 
 def read_cache(folder: Path, fingerprint: dict) -> tuple[dict[str, object], dict]:
     """Arrays and build report from a verified cache; raises :class:`StaleCache` otherwise."""
-    manifest_path = folder / _MANIFEST
+    manifest_path = folder / MANIFEST
     if not manifest_path.exists():
         raise StaleCache(f"no cache manifest at {manifest_path}")
     try:

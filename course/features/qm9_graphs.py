@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from course.data import qm9
-from course.data.qm9_cache import resolve_cache_dir
+from course.data.qm9_cache import cache_checksum, resolve_cache_dir
 from course.features.graph import ATOM_FEATURES, PAIR_FEATURES, GraphBatch, MolGraph, featurize
 from tqdm.auto import tqdm
 
@@ -33,20 +33,12 @@ class QM9Graphs:
 
     def rows(self, qm9_indices: np.ndarray) -> np.ndarray:
         """Batch rows of the given QM9 indices; an excluded or unknown index is an error."""
-        qm9_indices = np.asarray(qm9_indices)
-        rows = np.searchsorted(self.indices, qm9_indices)
-        rows = np.clip(rows, 0, len(self.indices) - 1)
-        missing = qm9_indices[self.indices[rows] != qm9_indices]
-        if len(missing):
-            raise KeyError(f"{len(missing)} QM9 indices have no MG features (excluded or unknown), "
-                           f"e.g. {missing[:5].tolist()}; see course.data.qm9.load().excluded()")
-        return rows
+        return qm9.positions(self.indices, qm9_indices, "the MG features (excluded or unknown molecules; "
+                                                         "see course.data.qm9.load().excluded())")
 
 
 def _key(cache_dir: str | Path | None) -> dict:
-    folder = resolve_cache_dir(cache_dir)
-    manifest = json.loads((folder / "qm9_v1.json").read_text())
-    return {"qm9_npz_sha256": manifest["npz_sha256"], "feature_version": FEATURE_VERSION,
+    return {"qm9_npz_sha256": cache_checksum(cache_dir), "feature_version": FEATURE_VERSION,
             "atom_features": list(ATOM_FEATURES), "pair_features": list(PAIR_FEATURES)}
 
 

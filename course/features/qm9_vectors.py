@@ -17,11 +17,7 @@ REPRESENTATIONS = ("cm", "bob")
 
 def atoms_of(data: QM9, qm9_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(Z, R, offsets) of the given molecules, in the given order, as concatenated CSR arrays."""
-    qm9_indices = np.asarray(qm9_indices, dtype=np.int64)
-    rows = np.clip(np.searchsorted(data.index, qm9_indices), 0, len(data.index) - 1)
-    missing = qm9_indices[data.index[rows] != qm9_indices]
-    if len(missing):
-        raise KeyError(f"{len(missing)} indices are not in QM9, e.g. {missing[:5].tolist()}")
+    rows = data.rows(qm9_indices)
     start, stop = data.offsets[rows], data.offsets[rows + 1]
     atoms = np.concatenate([np.arange(a, b) for a, b in zip(start, stop)])
     return data.Z[atoms], data.R[atoms], np.concatenate([[0], np.cumsum(stop - start)])
