@@ -95,6 +95,17 @@ def load_results(out_dir: Path) -> dict:
         raise CourseError(f"{path} is not valid JSON ({error}); delete it to start afresh") from None
 
 
+def merge_entry(out_dir: Path, key: str, entry: dict) -> Path:
+    """Add or replace one entry of ``out_dir/results.json``: how a script (not a notebook) records
+    its rows, e.g. the full-budget KRR run next to the quick notebook of the same module."""
+    data = load_results(out_dir)
+    data["modules"][key] = {**entry, "rows": [row.__dict__ for row in entry["rows"]]}
+    data["modules"] = dict(sorted(data["modules"].items()))
+    path = out_dir / RESULTS_NAME
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def rows_of(data: dict) -> list[results.Result]:
     return [results.Result(**row) for entry in data["modules"].values() for row in entry["rows"]]
 

@@ -77,16 +77,17 @@ def _holds(achieved: Any, target: Any, relation: str, tolerance: float) -> bool:
 
 
 def record(metric: str, achieved: Any, *, target: Any, relation: str = "==",
-           tolerance: float = 0.0, unit: str = "") -> Result:
+           tolerance: float = 0.0, unit: str = "", module: str | None = None) -> Result:
     """Compare ``achieved`` with ``target`` and report the row.
 
     ``relation`` is ``"<="`` (lower is better), ``">="``, ``"=="`` (within ``tolerance``) or
     ``"in"`` (``target`` is a ``(low, high)`` range). Arrays compare element by element.
+    ``module`` defaults to the notebook ``course reproduce`` is running; scripts name it.
     """
     if relation not in RELATIONS:
         raise ValueError(f"relation must be one of {RELATIONS}, not {relation!r}")
     row = Result(
-        module=os.environ.get(ENV_MODULE, ""),
+        module=os.environ.get(ENV_MODULE, "") if module is None else module,
         metric=metric,
         achieved=_plain(achieved),
         target=_plain(target),

@@ -11,7 +11,7 @@ which it would reach the literature MAE (Gilmer et al. 2017, Table 2, about 117k
 molecules; see /work/shared/reference/targets.md).
 
     PYTHONPATH=. nice -n 10 python scripts/krr_learning_curves.py --budget quick
-    PYTHONPATH=. python scripts/krr_learning_curves.py --budget full [--max-n 40000]
+    PYTHONPATH=. python scripts/krr_learning_curves.py --budget full --results solutions [--max-n 40000]
 
 Writes ``krr_learning_curves.json`` and ``.png`` to ``--out`` (default solutions/krr/).
 The committed quick run took 23 min on a shared 2-core machine, 22 of them in cross-validation,
@@ -32,7 +32,8 @@ import numpy as np
 from course import budget
 from course.data import qm9
 from course.machine import describe
-from course.models.krr_qm9 import LAMS, SIGMA_FACTORS, learning_curves, plot
+from course.models.krr_qm9 import LAMS, SIGMA_FACTORS, learning_curves, plot, record_targets
+from course.reproduce import merge_entry
 
 ROOT = Path(__file__).resolve().parents[1]
 def train_sizes(which: str, max_n: int | None) -> list[int]:
@@ -53,6 +54,8 @@ def main() -> None:
     parser.add_argument("--cv-n", type=int, default=None, help="molecules for choosing σ, λ (quick 1000, full 4000)")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     parser.add_argument("--out", type=Path, default=ROOT / "solutions" / "krr")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="also add the target rows to RESULTS/results.json (e.g. solutions)")
     args = parser.parse_args()
     which = args.budget or budget.current()
     sizes = train_sizes(which, args.max_n)
@@ -79,6 +82,12 @@ def main() -> None:
     (args.out / "krr_learning_curves.json").write_text(json.dumps(record, indent=1) + "\n")
     plot(results).savefig(args.out / "krr_learning_curves.png", dpi=110)
     print(f"wrote {args.out}/krr_learning_curves.json and .png in {record['wall_seconds']} s")
+    if args.results is not None:
+        run = {key: record[key] for key in ("budget", "wall_seconds", "machine")}
+        path = merge_entry(args.results, f"02-kernels ({which} budget, scripts/krr_learning_curves.py)",
+                           {**run, "date": machine["date"], "notebook": None,
+                            "script": "scripts/krr_learning_curves.py", "rows": record_targets(results, "02-kernels")})
+        print(f"added its rows to {path}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from scipy.linalg import LinAlgError
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.model_selection import GridSearchCV, PredefinedSplit
 
-from course.models.krr import KRR, cross_validate, fit_power_law, kernel_matrix, learning_curve, n_for_mae
+from course.models.krr import KRR, cross_validate, cross_validate_targets, fit_power_law, kernel_matrix, learning_curve, n_for_mae
 
 RNG = np.random.default_rng(7)
 X = RNG.normal(size=(240, 6))
@@ -111,6 +111,18 @@ def test_cross_validation_agrees_with_sklearn_grid_search():
     sk_mae = -grid.cv_results_["mean_test_score"].reshape(len(lams), len(sigmas)).T  # alpha outer, gamma inner
     np.testing.assert_allclose(cv.mae, sk_mae, rtol=1e-8)
     assert (cv.sigma, cv.lam) == (1 / grid.best_params_["gamma"], grid.best_params_["alpha"])
+
+
+def test_several_targets_share_one_cross_validation():
+    sigmas, lams = (0.5, 2.0, 8.0), (1e-4, 1e-2, 1.0)
+    targets = np.column_stack([Y, np.sin(Y) * 3.0 + 10.0])
+    joint = cross_validate_targets(X, targets, kernel="laplacian", sigmas=sigmas, lams=lams, n_folds=4, seed=3)
+    for column, result in zip(targets.T, joint):
+        alone = cross_validate(X, column, kernel="laplacian", sigmas=sigmas, lams=lams, n_folds=4, seed=3)
+        np.testing.assert_allclose(result.mae, alone.mae, rtol=1e-10)
+        assert (result.sigma, result.lam) == (alone.sigma, alone.lam)
+    with pytest.raises(ValueError, match="2-D"):
+        cross_validate_targets(X, Y, sigmas=sigmas)
 
 
 def test_cross_validation_finds_the_noise_level_and_a_sensible_width():

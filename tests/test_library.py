@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from course import budget, grading, results
+from course import budget, grading, reproduce, results
 from course.data import toy
 
 
@@ -46,6 +46,18 @@ def test_record_appends_rows_that_read_back(tmp_path, monkeypatch, capsys):
     assert rows[0].module == "01-regression" and rows[0].holds and rows[1].achieved == [1.0, 2.0]
     table = results.format_table(rows).splitlines()
     assert table[0].split() == ["module", "metric", "target", "achieved", "holds"] and len(table) == 4
+
+
+def test_script_rows_merge_beside_notebook_entries(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(results.ENV_FILE, raising=False)
+    monkeypatch.setenv(results.ENV_MODULE, "ignored")
+    row = results.record("N to reach", 50_000, target=117_000, relation="<=", module="02-kernels")
+    assert row.module == "02-kernels"
+    (tmp_path / reproduce.RESULTS_NAME).write_text(json.dumps({"modules": {"02-kernels": {"rows": []}}}))
+    reproduce.merge_entry(tmp_path, "02-kernels (full budget)", {"budget": "full", "rows": [row]})
+    data = reproduce.load_results(tmp_path)
+    assert set(data["modules"]) == {"02-kernels", "02-kernels (full budget)"}
+    assert reproduce.rows_of(data) == [row]
 
 
 def test_read_rows_names_the_bad_line(tmp_path):

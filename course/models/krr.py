@@ -31,7 +31,7 @@ from scipy.spatial.distance import cdist
 KERNELS = ("gaussian", "laplacian", "linear", "polynomial")
 BLOCK_BYTES = 32 * 2**20  # default size of one float64 block of kernel rows
 
-__all__ = ["KERNELS", "KRR", "kernel_matrix", "cross_validate", "CVResult", "learning_curve", "fit_power_law",
+__all__ = ["KERNELS", "KRR", "kernel_matrix", "cross_validate", "cross_validate_targets", "CVResult", "learning_curve", "fit_power_law",
            "n_for_mae"]
 
 
@@ -212,8 +212,26 @@ def cross_validate(X: np.ndarray, y: np.ndarray, *, kernel: str = "laplacian", s
     5 (2 threads) to 13 (1 thread) Cholesky factorizations on the course's 2-core machine,
     about the number of λ values in a typical grid.
     """
+    return cross_validate_targets(X, _check_y(y, len(X))[:, None], kernel=kernel, sigmas=sigmas, lams=lams,
+                                  n_folds=n_folds, seed=seed, center=center, dtype=dtype, block_size=block_size)[0]
+
+
+def cross_validate_targets(X: np.ndarray, Y: np.ndarray, *, kernel: str = "laplacian",
+                           sigmas: Sequence[float | None] = (None,), lams: Sequence[float] = (1e-8,),
+                           n_folds: int = 5, seed: int = 0, center: bool = True, dtype: type = np.float64,
+                           block_size: int | None = None) -> list[CVResult]:
+    """:func:`cross_validate` for every column of ``Y`` (n, targets) at the price of one.
+
+    The kernel matrices and their eigendecompositions do not depend on the targets, so several
+    properties of the same molecules share them: for QM9's U0, α and ZPVE this makes the
+    cross-validation three times cheaper. Same folds, grid and result as one call per column.
+    """
     X = _check_X(X)
-    y = _check_y(y, len(X))
+    Y = np.asarray(Y, dtype=np.float64)
+    if Y.ndim != 2 or len(Y) != len(X) or Y.shape[1] == 0:
+        raise ValueError(f"Y must be 2-D (samples, targets) with {len(X)} rows, got shape {Y.shape}")
+    if not np.all(np.isfinite(Y)):
+        raise ValueError("y contains NaN or infinite values")
     if not 2 <= n_folds <= len(X):
         raise ValueError(f"n_folds must be between 2 and the number of samples ({len(X)}), got {n_folds}")
     lams = tuple(float(lam) for lam in lams)
@@ -223,24 +241,26 @@ def cross_validate(X: np.ndarray, y: np.ndarray, *, kernel: str = "laplacian", s
     if not sigmas:
         raise ValueError("sigmas must not be empty (use (None,) for kernels without sigma)")
     fold = np.random.default_rng(seed).permutation(len(X)) % n_folds
-    abs_error = np.zeros((len(sigmas), len(lams)))
+    abs_error = np.zeros((Y.shape[1], len(sigmas), len(lams)))
     for i, sigma in enumerate(sigmas):
         K = kernel_matrix(X, kernel=kernel, sigma=sigma, dtype=dtype, block_size=block_size)
         for k in range(n_folds):
             train, test = fold != k, fold == k
-            offset = y[train].mean() if center else 0.0
+            offset = Y[train].mean(0) if center else np.zeros(Y.shape[1])
             w, Q = eigh(K[np.ix_(train, train)].astype(np.float64, copy=False), overwrite_a=True, check_finite=False)
-            Qty = Q.T @ (y[train] - offset)
+            QtY = Q.T @ (Y[train] - offset)
             K_test = K[np.ix_(test, train)].astype(np.float64, copy=False)
             for j, lam in enumerate(lams):
                 with np.errstate(divide="ignore"):
-                    alpha = Q @ (Qty / (w + lam))
-                abs_error[i, j] += np.abs(K_test @ alpha + offset - y[test]).sum()
-    mae = abs_error / len(X)
-    if not np.all(np.isfinite(mae)):
-        raise ValueError("cross-validation gave non-finite errors: the grid has a lam too small for this kernel")
-    i, j = np.unravel_index(np.argmin(mae), mae.shape)
-    return CVResult(sigma=sigmas[i], lam=lams[j], mae=mae, sigmas=sigmas, lams=lams)
+                    alpha = Q @ (QtY / (w + lam)[:, None])
+                abs_error[:, i, j] += np.abs(K_test @ alpha + offset - Y[test]).sum(0)
+    results = []
+    for mae in abs_error / len(X):
+        if not np.all(np.isfinite(mae)):
+            raise ValueError("cross-validation gave non-finite errors: the grid has a lam too small for this kernel")
+        i, j = np.unravel_index(np.argmin(mae), mae.shape)
+        results.append(CVResult(sigma=sigmas[i], lam=lams[j], mae=mae, sigmas=sigmas, lams=lams))
+    return results
 
 
 def learning_curve(X_train: np.ndarray, y_train: np.ndarray, train_sizes: Sequence[int], X_test: np.ndarray,
