@@ -31,8 +31,14 @@ contribution: its β-term has nothing to go to). Conservation then holds exactly
 
     Σ_i R_i + Σ_layers (bias + stabilizer) = start value.
 
-Biases of zennit and captum enter the denominators the same way but their share is simply lost,
-so their input relevances should equal ``LRPResult.relevance``.
+**Other implementations** (PyTorch; read from their source, not run here) put the bias in the
+denominators too and drop its share, so their input relevances are comparable with
+``LRPResult.relevance`` where the rules coincide: LRP-0/ε as zennit's ``Epsilon`` and captum's
+``EpsilonRule`` (both take sign(0) = +1); ``AlphaBeta`` as zennit's; ``ZPlus`` as zennit's ``ZPlus``
+on inputs ≥ 0 (zennit's is αβ with α = 1, β = 0 on any input). They differ elsewhere: captum's
+``GammaRule`` and ``Alpha1_Beta0_Rule`` leave the bias unmodified, zennit's generalized γ (Andéol
+et al. 2021) favours negative weights where z_k < 0 and treats negative inputs apart, and both add a
+stabilizer (1e-6, 1e-9) to every denominator where this module divides exactly.
 
 **Where relevance starts.** With ``start="logit"`` (the default) at the pre-activation of the last
 layer, with ``start="output"`` at the model's output. For a sigmoid classifier the logit is the
@@ -172,10 +178,8 @@ def linear_relevance(a: Any, kernel: Any, bias: Any, relevance: Any, rule: Rule)
     R_j += coef · Σ_p x_pj (s @ v_pᵀ)_j, the bias absorbs coef · Σ_k bias_k s_k and the stabilizer
     coef · Σ_k ((ε·sign(ẑ_k)) s_k + R_k [denominator = 0]).
     """
-    n = ops.shape(a)[0]
     R_in = ops.zeros_like(a)
-    absorbed_bias = ops.zeros((n,), dtype=a.dtype)
-    absorbed_stabilizer = ops.zeros((n,), dtype=a.dtype)
+    absorbed_bias = absorbed_stabilizer = ops.zeros_like(a[:, 0])
     for term in rule.terms(a, kernel, bias):
         z = term.bias
         for x, v in term.products:
@@ -192,21 +196,22 @@ def linear_relevance(a: Any, kernel: Any, bias: Any, relevance: Any, rule: Rule)
     return Backward(R_in, absorbed_bias, absorbed_stabilizer)
 
 
-_BACKWARD: dict[type, tuple[Callable[..., Backward], bool]] = {}
+RelevanceBackward = Callable[..., Backward]
+_BACKWARD: dict[type, tuple[RelevanceBackward, bool]] = {}
 
 
-def register_backward(layer_type: type, takes_rule: bool) -> Callable[[Callable[..., Backward]], Callable[..., Backward]]:
+def register_backward(layer_type: type, takes_rule: bool) -> Callable[[RelevanceBackward], RelevanceBackward]:
     """Decorator: ``relevance_backward(layer, a_in, R_out, rule)`` passes relevance through ``layer_type``.
 
     ``takes_rule``: whether the layer mixes its inputs and needs a rule (dense layers) or passes
     relevance elementwise (activations; they get ``rule=None``)."""
-    def decorate(relevance_backward: Callable[..., Backward]) -> Callable[..., Backward]:
+    def decorate(relevance_backward: RelevanceBackward) -> RelevanceBackward:
         _BACKWARD[layer_type] = (relevance_backward, takes_rule)
         return relevance_backward
     return decorate
 
 
-def _backward_for(layer: keras.layers.Layer) -> tuple[Callable[..., Backward], bool]:
+def _backward_for(layer: keras.layers.Layer) -> tuple[RelevanceBackward, bool]:
     for cls in type(layer).__mro__:
         if cls in _BACKWARD:
             return _BACKWARD[cls]
@@ -306,7 +311,8 @@ def explain(model: keras.Model, X: np.ndarray, rule: Rule | Composite, output: i
     layers = layer_chain(model)
     composite = rule if isinstance(rule, Composite) else Composite({}, default=rule)
     rules = composite.assign(layers)
-    for layer in layers if start == "output" else layers[:-1]:
+    relevance_passes = layers if start == "output" else layers[:-1]  # the logit leaves out the last activation
+    for layer in relevance_passes:
         _check_activation(layer)
     inputs, top = forward(layers, ops.convert_to_tensor(np.asarray(X), dtype=input_dtype(model)), start)
     chosen = select_output(ops.convert_to_numpy(top), output)
