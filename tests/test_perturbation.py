@@ -1,0 +1,82 @@
+"""Perturbation curves against the closed form of a linear model, where removing feature i lowers
+the output by exactly its contribution c_i = w_i (x_i − baseline_i)."""
+import numpy as np
+import pytest
+
+from course.explain.perturbation import perturbation_curves, removal_orders, removal_steps
+
+
+@pytest.fixture
+def linear():
+    rng = np.random.default_rng(0)
+    w, X, baseline = rng.normal(size=7), rng.normal(size=(12, 7)), rng.normal(size=7)
+    return (lambda A: A @ w + 0.3), X, baseline, w * (X - baseline)
+
+
+def test_most_first_follows_the_largest_contributions(linear):
+    predict, X, baseline, contributions = linear
+    curves = perturbation_curves(predict, X, contributions, baseline)
+    descending = -np.sort(-contributions, axis=1)
+    zero = np.zeros((len(X), 1))
+    f = predict(X)[:, None]
+    np.testing.assert_allclose(curves.most, f - np.hstack([zero, np.cumsum(descending, axis=1)]), rtol=1e-12)
+    np.testing.assert_allclose(curves.least, f - np.hstack([zero, np.cumsum(descending[:, ::-1], axis=1)]),
+                               rtol=1e-12)
+    np.testing.assert_allclose(curves.fractions, np.arange(8) / 7)
+
+
+def test_most_first_is_the_steepest_descent(linear):
+    predict, X, baseline, contributions = linear
+    curves = perturbation_curves(predict, X, contributions, baseline, seed=3)
+    assert np.all(curves.most <= curves.random + 1e-12)
+    assert np.all(curves.random <= curves.least + 1e-12)
+    for orders in (curves.most, curves.least, curves.random):  # same start and end, whatever the order
+        np.testing.assert_allclose(orders[:, [0, -1]], curves.most[:, [0, -1]], rtol=1e-12)
+
+
+def test_true_contributions_score_best(linear):
+    predict, X, baseline, contributions = linear
+    best = perturbation_curves(predict, X, contributions, baseline).score()
+    rng = np.random.default_rng(1)
+    noisy = perturbation_curves(predict, X, contributions + rng.normal(0, 1, X.shape), baseline).score()
+    reversed_ = perturbation_curves(predict, X, -contributions, baseline).score()
+    ties = perturbation_curves(predict, X, np.zeros_like(X), baseline).score()
+    assert 0 < noisy < best
+    assert reversed_ == pytest.approx(-best)
+    assert ties == 0
+
+
+def test_area_between_curves_closed_form():
+    # One sample, f = x1 + 2 x2 at x = (1, 1), baseline 0: most-first 3 → 1 → 0, least-first 3 → 2 → 0.
+    curves = perturbation_curves(lambda A: A @ np.array([1.0, 2.0]), np.ones((1, 2)), np.array([[1.0, 2.0]]), 0.0)
+    np.testing.assert_allclose(curves.most, [[3, 1, 0]])
+    np.testing.assert_allclose(curves.least, [[3, 2, 0]])
+    assert curves.area_between() == pytest.approx(0.5)  # trapezoids: gap (0, 1, 0) over half-widths
+    assert curves.score() == pytest.approx(0.5 / 3)
+    assert curves.area_between("random", "most") == pytest.approx(curves.random.mean(axis=0)[1] / 2 - 0.5)
+
+
+def test_steps_baseline_rows_and_any_predict_shape(linear):
+    predict, X, baseline, contributions = linear
+    rows = np.tile(baseline, (len(X), 1))
+    curves = perturbation_curves(lambda A: predict(A)[:, None], X, contributions, rows, steps=3)
+    np.testing.assert_array_equal(curves.removed, [0, 2, 5, 7])
+    every_step = perturbation_curves(predict, X, contributions, baseline)
+    np.testing.assert_allclose(curves.most, every_step.most[:, [0, 2, 5, 7]])
+
+
+def test_random_order_is_seeded_and_input_untouched(linear):
+    predict, X, baseline, contributions = linear
+    before = X.copy()
+    first, second = (perturbation_curves(predict, X, contributions, baseline, seed=5) for _ in range(2))
+    np.testing.assert_array_equal(first.random, second.random)
+    np.testing.assert_array_equal(X, before)
+    orders = removal_orders(contributions, seed=5)["random"]
+    np.testing.assert_array_equal(np.sort(orders, axis=1), np.tile(np.arange(7), (len(X), 1)))
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="steps"):
+        removal_steps(5, 6)
+    with pytest.raises(ValueError, match="shape"):
+        perturbation_curves(lambda A: A.sum(axis=1), np.ones((2, 3)), np.ones((2, 4)), 0.0)
