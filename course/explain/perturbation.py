@@ -15,9 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ORDERS = ("most", "least", "random")
-
-
 @dataclass
 class PerturbationCurves:
     """Outputs (n, steps + 1) after removing ``removed[s]`` features, in each order.
@@ -58,7 +55,7 @@ def removal_steps(n_features: int, steps: int | None = None) -> np.ndarray:
 
 
 def removal_orders(relevance: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
-    """Feature indices (n, d) of each sample in the order they are removed, for every order in ORDERS.
+    """Feature indices (n, d) of each sample in removal order: "most" and "least" relevant first, and "random".
 
     Ties keep feature order (a stable sort); the random order is a fresh permutation per sample."""
     relevance = np.asarray(relevance, dtype=float)
