@@ -7,6 +7,7 @@ import pytest
 from course.explain import lrp
 from course.explain.gradients import gradient_times_input
 from course.explain.lrp import LRP0, AlphaBeta, Composite, Epsilon, Gamma, ZPlus, explain
+from course.models import cmb_classifier
 
 RULES = [LRP0(), Epsilon(0.1), Gamma(0.25), ZPlus(), AlphaBeta(1, 0), AlphaBeta(2, 1)]
 SHAPES = [(3, [4], 1, "linear"), (6, [8, 5], 1, "sigmoid"), (5, [7, 7, 7], 3, "linear"), (4, [6], 2, "tanh")]
@@ -228,11 +229,13 @@ def test_functional_chain_equals_sequential():
     np.testing.assert_allclose(functional.relevance, sequential.relevance, rtol=1e-12)
 
 
-def test_float32_classifier_like_module_3():
-    model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dense(16, activation="relu"), keras.layers.Dense(1, activation="sigmoid")])
-    result = explain(model, np.random.default_rng(13).normal(size=(30, 10)), Epsilon(0.01))
+def test_module_3_classifier_from_its_logit():
+    model = cmb_classifier.build(10, hidden=(16, 16))  # float32, Dense(relu) → Dense(relu) → Dense(sigmoid)
+    X = np.random.default_rng(13).normal(size=(30, 10))
+    result = explain(model, X, Composite({0: Gamma(0.25), -1: LRP0()}, default=Epsilon(0.01)))
     assert result.relevance.dtype == np.float32
+    p = np.asarray(model(X.astype("float32"))).ravel()
+    np.testing.assert_allclose(result.start, np.log(p / (1 - p)), rtol=1e-4, atol=1e-5)
     assert_conserved(result, rtol=1e-4)
 
 
