@@ -2,7 +2,7 @@
 
 Run here (it needs RDKit's QM9 caches: ``course featurize`` builds them once):
 
-    PYTHONPATH=. nice -n 10 python scripts/export_weave_data.py shared/weave/qm9_weave.npz
+    PYTHONPATH=. nice -n 10 python scripts/export_weave_data.py build/weave/qm9_weave.npz
 
 The file holds every usable QM9 molecule (130,827) in the form of ``course.models.weave_data``
 (features, coordinates, α and ZPVE, canonical fold of each molecule) and takes 35.2 MiB (61 s, 4 GB of memory, measured); the

@@ -83,7 +83,7 @@ def accelerator() -> str:
         import jax
 
         device = jax.devices()[0]
-        return f"{device.platform}: {device.device_kind}"
+        return device.platform if device.device_kind == device.platform else f"{device.platform} ({device.device_kind})"
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 

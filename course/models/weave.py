@@ -29,6 +29,8 @@ from keras import ops
 HISTOGRAM_BINS: tuple[tuple[float, float], ...] = (
     (-1.645, 0.283), (-1.080, 0.170), (-0.739, 0.134), (-0.468, 0.118), (-0.228, 0.114), (0.0, 0.114),
     (0.228, 0.114), (0.468, 0.118), (0.739, 0.134), (1.080, 0.170), (1.645, 0.283))
+#: Default centres (Å) of the distance Gaussians: 0 to 10 Å every 0.25 Å (QM9's largest is 12.0 Å).
+DISTANCE_CENTERS: tuple[float, ...] = tuple(0.25 * k for k in range(41))
 
 
 def _affine(dense: keras.layers.Dense, *parts):
@@ -42,8 +44,8 @@ def _affine(dense: keras.layers.Dense, *parts):
     return out
 
 
-def _dense(units: int, name: str, dtype) -> keras.layers.Dense:
-    return keras.layers.Dense(units, name=name, dtype=dtype)
+def _dense(units: int, name: str, dtype, kernel_initializer: str = "glorot_uniform") -> keras.layers.Dense:
+    return keras.layers.Dense(units, name=name, dtype=dtype, kernel_initializer=kernel_initializer)
 
 
 class GaussianDistances(keras.layers.Layer):
@@ -216,7 +218,7 @@ class WeaveModel(keras.Model):
     """
 
     def __init__(self, width: int = 64, n_layers: int = 3, readout: str = "sum", readout_width: int = 128,
-                 head: Sequence[int] = (128,), distance_centers: Sequence[float] = tuple(np.arange(0.0, 10.01, 0.25)),
+                 head: Sequence[int] = (128,), distance_centers: Sequence[float] = DISTANCE_CENTERS,
                  distance_width: float = 0.25, **kwargs):
         super().__init__(**kwargs)
         self.config = dict(width=width, n_layers=n_layers, readout=readout, readout_width=readout_width,
@@ -227,14 +229,16 @@ class WeaveModel(keras.Model):
         self.weave = [WeaveLayer(width, update_pairs=k < n_layers - 1, dtype=dtype, name=f"weave_{k}")
                       for k in range(n_layers)]
         self.readout = AtomReadout(readout_width, readout, dtype=dtype, name="readout")
-        self.head = [_dense(units, f"head_{k}", dtype) for k, units in enumerate(head)] + [_dense(1, "head_out", dtype)]
+        # A zero output layer: training starts from the baseline of TargetScale, not from noise.
+        self.head = [_dense(units, f"head_{k}", dtype) for k, units in enumerate(head)] + [
+            _dense(1, "head_out", dtype, kernel_initializer="zeros")]
         self.target_scale = TargetScale(dtype=dtype, name="target_scale")
 
     def build(self, input_shape: dict) -> None:
         atoms, pairs = input_shape["atoms"], input_shape["pairs"]
         n_pair = pairs[-1] - 1 + len(self.config["distance_centers"])
         n_atom = atoms[-1]
-        for k, layer in enumerate(self.weave):
+        for layer in self.weave:
             layer.build((None, None, n_atom), (None, None, None, n_pair))
             n_atom = n_pair = self.config["width"]
         self.readout.build((None, None, n_atom))
@@ -275,7 +279,7 @@ class WeaveModel(keras.Model):
 
 def build_weave_model(n_atom_features: int = 21, n_pair_features: int = 13, *, width: int = 64, n_layers: int = 3,
                       readout: str = "sum", readout_width: int = 128, head: Sequence[int] = (128,),
-                      distance_centers: Sequence[float] = tuple(np.arange(0.0, 10.01, 0.25)),
+                      distance_centers: Sequence[float] = DISTANCE_CENTERS,
                       distance_width: float = 0.25, dtype: str | None = None) -> WeaveModel:
     """A built :class:`WeaveModel` (weights created, ready for ``compile`` or ``load_weights``).
 
@@ -285,8 +289,8 @@ def build_weave_model(n_atom_features: int = 21, n_pair_features: int = 13, *, w
     * ``n_layers``: weave layers; each widens an atom's view by one bond-free hop over all pairs.
     * ``readout``: ``"sum"`` or ``"histogram"`` (see :class:`AtomReadout`), ``readout_width`` R.
     * ``head``: widths of the ReLU dense layers between readout and the single output.
-    * ``distance_centers`` (Å) and ``distance_width`` σ (Å) of :class:`GaussianDistances`;
-      the default 0-10 Å every 0.25 Å covers QM9, whose largest distance is 12.0 Å.
+    * ``distance_centers`` (Å, default :data:`DISTANCE_CENTERS`) and ``distance_width`` σ (Å)
+      of :class:`GaussianDistances`.
     * ``dtype``: e.g. ``"float64"`` for exact comparisons in tests; default Keras's floatx.
     """
     model = WeaveModel(width=width, n_layers=n_layers, readout=readout, readout_width=readout_width, head=head,
