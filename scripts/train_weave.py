@@ -40,7 +40,7 @@ def sizes(which: str) -> dict:
     if which == "quick":
         return dict(n_train=2500, n_val=500, n_test=2000, epochs=20, batch_size=32,
                     model=dict(width=32, n_layers=2, readout_width=64, head=(64,)))
-    return dict(n_train=None, n_val=5000, n_test=None, epochs=150, batch_size=128,
+    return dict(n_train=None, n_val=5000, n_test=None, epochs=120, batch_size=128,
                 model=dict(width=64, n_layers=3, readout_width=128, head=(128,)))
 
 

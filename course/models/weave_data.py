@@ -88,6 +88,11 @@ class WeaveData:
         return np.concatenate([[0], np.cumsum(n * (n - 1) // 2)])
 
     @cached_property
+    def _pair_table(self) -> np.ndarray:
+        """``pair_vocab`` as float32 with an all-zero row appended."""
+        return np.vstack([self.pair_vocab, np.zeros((1, self.pair_vocab.shape[1]), np.uint8)]).astype(np.float32)
+
+    @cached_property
     def _charge_column(self) -> int:
         return self.atom_features.index("partial_charge")
 
@@ -128,19 +133,22 @@ class WeaveData:
         b, n_bits = len(rows), self.pair_vocab.shape[1]
         atoms = np.zeros((b, max_atoms, len(self.atom_features)), np.float32)
         xyz = np.zeros((b, max_atoms, 3), np.float32)
-        pairs = np.zeros((b, max_atoms, max_atoms, n_bits + 1), np.float32)
         block, local, source = self._atom_rows(rows)
         atoms[block, local] = self._atom_features(source)
         xyz[block, local] = self.xyz[source]
+        # Scatter one-byte codes, then look the bits up: cheaper than scattering 12 floats per pair.
+        # Code len(pair_vocab) is an extra all-zero row, for the diagonal and padding.
+        codes = np.full((b, max_atoms, max_atoms), len(self.pair_vocab), np.uint8 if len(self.pair_vocab) < 255 else np.uint16)
         block, k = _ragged_positions(n * (n - 1) // 2)
-        bits = self.pair_vocab[self.pair_code[np.repeat(self.pair_offsets[rows], n * (n - 1) // 2) + k]]
-        i, j = _PAIR_I[k], _PAIR_J[k]
-        pairs[block, i, j, :n_bits] = bits
-        pairs[block, j, i, :n_bits] = bits
+        stored = self.pair_code[np.repeat(self.pair_offsets[rows], n * (n - 1) // 2) + k]
+        codes[block, _PAIR_I[k], _PAIR_J[k]] = stored
+        codes[block, _PAIR_J[k], _PAIR_I[k]] = stored
+        pairs = np.empty((b, max_atoms, max_atoms, n_bits + 1), np.float32)
+        pairs[..., :n_bits] = self._pair_table[codes]
         real = np.arange(max_atoms) < n[:, None]
         pair_mask = real[:, :, None] & real[:, None, :]
-        distances = np.sqrt(np.square(xyz[:, :, None, :] - xyz[:, None, :, :]).sum(-1))
-        pairs[..., n_bits] = np.where(pair_mask, distances, 0)
+        squared = sum(np.square(x[:, :, None] - x[:, None, :]) for x in xyz.transpose(2, 0, 1))
+        pairs[..., n_bits] = np.sqrt(squared) * pair_mask
         pair_mask &= ~np.eye(max_atoms, dtype=bool)
         return {"atoms": atoms, "pairs": pairs, "atom_mask": real.astype(np.float32),
                 "pair_mask": pair_mask.astype(np.float32)}
