@@ -1,0 +1,233 @@
+"""The weave model: one layer against numpy, invariances, training, and the compact QM9 export."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from course.models.weave import HISTOGRAM_BINS, AtomReadout, WeaveLayer, build_weave_model
+from course.models.weave_data import WeaveData
+from course.models.weave_training import TrainConfig, evaluate, predict, train
+
+SMALL = dict(width=6, n_layers=3, readout_width=5, head=(7,), distance_centers=(0.0, 1.5, 3.0), distance_width=0.7)
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    """Same initial weights whatever ran before."""
+    keras.utils.set_random_seed(0)
+
+
+def relu(x):
+    return np.maximum(x, 0)
+
+
+def small_model(rng, readout="sum"):
+    """A float64 model with random weights everywhere (its zero-initialised output layer too)."""
+    model = build_weave_model(**SMALL, readout=readout, dtype="float64")
+    for w in model.trainable_weights:
+        w.assign(0.5 * rng.normal(size=w.shape))
+    return model
+
+
+def random_graph(rng, n, n_atom=21, n_pair=13, pad_to=None):
+    """One molecule's padded inputs: symmetric pair features, positive distances, zero diagonal."""
+    a = pad_to or n
+    atoms = np.zeros((1, a, n_atom))
+    atoms[0, :n] = rng.normal(size=(n, n_atom))
+    pairs = np.zeros((1, a, a, n_pair))
+    upper = rng.normal(size=(n, n, n_pair))
+    upper[..., -1] = rng.uniform(0.9, 4.0, size=(n, n))
+    pairs[0, :n, :n] = np.triu(upper.transpose(2, 0, 1), 1).transpose(1, 2, 0)
+    pairs[0] += pairs[0].transpose(1, 0, 2)
+    atom_mask = (np.arange(a) < n)[None].astype(float)
+    pair_mask = atom_mask[:, :, None] * atom_mask[:, None, :] * (1 - np.eye(a))
+    return {"atoms": atoms, "pairs": pairs, "atom_mask": atom_mask, "pair_mask": pair_mask}
+
+
+def numpy_weave(layer, atoms, pairs, atom_mask, pair_mask):
+    """The equations of the WeaveLayer docstring with explicit loops over atom pairs."""
+    W = {name: (getattr(layer, name).kernel.numpy(), getattr(layer, name).bias.numpy()) for name in layer.dense_names}
+    a, p, m, mm = atoms[0], pairs[0], atom_mask[0], pair_mask[0]
+    n = len(a)
+    AA = relu(a @ W["atom_to_atom"][0] + W["atom_to_atom"][1])
+    PA = np.array([sum(mm[i, j] * relu(p[i, j] @ W["pair_to_atom"][0] + W["pair_to_atom"][1]) for j in range(n))
+                   for i in range(n)])
+    new_atoms = m[:, None] * relu(np.concatenate([AA, PA], 1) @ W["atom_update"][0] + W["atom_update"][1])
+    new_pairs = np.zeros((n, n, layer.width))
+    for i in range(n):
+        for j in range(n):
+            f = lambda x, y: relu(np.concatenate([x, y]) @ W["atom_to_pair"][0] + W["atom_to_pair"][1])
+            AP = f(a[i], a[j]) + f(a[j], a[i])
+            PP = relu(p[i, j] @ W["pair_to_pair"][0] + W["pair_to_pair"][1])
+            new_pairs[i, j] = mm[i, j] * relu(np.concatenate([AP, PP]) @ W["pair_update"][0] + W["pair_update"][1])
+    return new_atoms, new_pairs
+
+
+def test_weave_layer_matches_numpy_equations():
+    rng = np.random.default_rng(1)
+    x = random_graph(rng, 5, n_atom=4, n_pair=3, pad_to=7)
+    x["pairs"] = rng.normal(size=x["pairs"].shape)  # also asymmetric pairs and garbage in padding
+    layer = WeaveLayer(width=6, dtype="float64")
+    atoms, pairs = (keras.ops.convert_to_numpy(t) for t in layer(x["atoms"], x["pairs"], x["atom_mask"], x["pair_mask"]))
+    for w in layer.weights:  # random biases too, so that a missing bias would show
+        w.assign(rng.normal(size=w.shape))
+    atoms, pairs = (keras.ops.convert_to_numpy(t) for t in layer(x["atoms"], x["pairs"], x["atom_mask"], x["pair_mask"]))
+    ref_atoms, ref_pairs = numpy_weave(layer, **x)
+    assert atoms.dtype == np.float64 and np.abs(atoms).max() > 1
+    np.testing.assert_allclose(atoms[0], ref_atoms, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(pairs[0], ref_pairs, rtol=1e-10, atol=1e-10)
+
+
+def test_histogram_readout_is_normalised_gaussian_membership():
+    rng = np.random.default_rng(2)
+    atoms, mask = rng.normal(size=(2, 4, 3)), np.array([[1, 1, 1, 0], [1, 1, 0, 0]], float)
+    readout = AtomReadout(width=5, mode="histogram", dtype="float64")
+    out = keras.ops.convert_to_numpy(readout(atoms, mask))
+    h = atoms @ readout.project.kernel.numpy() + readout.project.bias.numpy()
+    mu, s = np.array(HISTOGRAM_BINS).T
+    density = np.exp(-(h[..., None] - mu) ** 2 / (2 * s ** 2)) / (s * np.sqrt(2 * np.pi))
+    expected = ((density / density.sum(-1, keepdims=True)).reshape(2, 4, -1) * mask[..., None]).sum(1)
+    np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("readout", ["sum", "histogram"])
+def test_prediction_is_invariant_to_atom_order(readout):
+    rng = np.random.default_rng(3)
+    model = small_model(rng, readout)
+    x = random_graph(rng, 8)
+    order = rng.permutation(8)
+    permuted = {"atoms": x["atoms"][:, order], "pairs": x["pairs"][:, order][:, :, order],
+                "atom_mask": x["atom_mask"][:, order], "pair_mask": x["pair_mask"][:, order][:, :, order]}
+    y, y_perm = (keras.ops.convert_to_numpy(model(v)) for v in (x, permuted))
+    np.testing.assert_allclose(y_perm, y, rtol=1e-10)
+    pairs_only = dict(x, pairs=x["pairs"][:, order][:, :, order])  # permuting one stream alone must matter
+    first, mixed = (keras.ops.convert_to_numpy(model.trace(v)["weave"][0]["atoms"]) for v in (x, pairs_only))
+    assert np.abs(first - mixed).max() > 1e-3
+
+
+@pytest.mark.parametrize("readout", ["sum", "histogram"])
+def test_padding_and_its_contents_do_not_change_the_prediction(readout):
+    rng = np.random.default_rng(4)
+    model = small_model(rng, readout)
+    model.target_scale.set_reference(rng.normal(size=21), 0.3, 2.0)  # the baseline must ignore padding too
+    tight = random_graph(rng, 6)
+    padded = random_graph(rng, 6, pad_to=29)
+    for key, atom_axes in (("atoms", 1), ("pairs", 2), ("atom_mask", 1), ("pair_mask", 2)):
+        padded[key][(0,) + (slice(0, 6),) * atom_axes] = tight[key][0]
+    padded["atoms"][0, 6:] = 10 * rng.normal(size=(23, 21))  # garbage where the masks are zero
+    padded["pairs"][0, 6:, :] = 10 * rng.normal(size=(23, 29, 13))
+    padded["pairs"][0, :, 6:] = 10 * rng.normal(size=(29, 23, 13))
+    y_tight, y_padded = (keras.ops.convert_to_numpy(model(v)) for v in (tight, padded))
+    np.testing.assert_allclose(y_padded, y_tight, rtol=1e-10)
+
+
+def test_pair_states_stay_symmetric():
+    rng = np.random.default_rng(5)
+    model = small_model(rng)
+    trace = model.trace(random_graph(rng, 7, pad_to=9))
+    for step in trace["weave"][:-1]:
+        atom_to_pair, pairs = (keras.ops.convert_to_numpy(step[k])[0] for k in ("atom_to_pair", "pairs"))
+        np.testing.assert_array_equal(atom_to_pair, atom_to_pair.transpose(1, 0, 2))
+        np.testing.assert_allclose(pairs, pairs.transpose(1, 0, 2), rtol=1e-12)
+        assert np.abs(pairs).max() > 0 and not np.diagonal(pairs, axis1=0, axis2=1).any()
+    assert "pairs" not in trace["weave"][-1]  # the last layer updates atoms only
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """300 QM9 molecules through WeaveData.from_qm9 -> save -> load, with the cached features."""
+    from course.data import qm9
+    from course.features import qm9_graphs
+
+    table, graphs = qm9.load(verbose=False), qm9_graphs.load(verbose=False)
+    wanted = np.random.default_rng(0).choice(graphs.indices, size=300, replace=False)
+    path = WeaveData.from_qm9(graphs, table, wanted).save(tmp_path_factory.mktemp("weave") / "qm9.npz")
+    return WeaveData.load(path), graphs, table
+
+
+def test_export_round_trips_to_the_cached_padded_features(exported):
+    data, graphs, table = exported
+    rows = np.arange(len(data))
+    ours, cached = data.padded(rows), graphs.batch.padded(graphs.rows(data.qm9_index))
+    for key in ("atoms", "atom_mask", "pair_mask"):
+        np.testing.assert_array_equal(ours[key], cached[key], err_msg=key)
+    np.testing.assert_array_equal(ours["pairs"][..., :-1], cached["pairs"][..., :-1])
+    np.testing.assert_allclose(ours["pairs"][..., -1], cached["pairs"][..., -1], rtol=0, atol=1e-5)
+    assert ours["pairs"][..., -1].max() > 5  # real distances, not zeros
+    train, test = table.split(test_fold=0, usable_only=True)
+    assert set(data.qm9_index[data.fold == 0]) == set(test) & set(data.qm9_index)
+    assert set(data.qm9_index[data.fold != 0]) == set(train) & set(data.qm9_index)
+    np.testing.assert_array_equal(data.targets["alpha_bohr3"], table.table.loc[data.qm9_index, "alpha_bohr3"])
+
+
+def test_training_lowers_the_loss_and_the_checkpoint_restores_the_model(exported, tmp_path):
+    data, _, _ = exported
+    model = build_weave_model(width=16, n_layers=2, readout_width=16, head=(16,))
+    # Start away from the least-squares baseline (the output layer starts at zero, which 200
+    # molecules and a few dozen steps barely move off), so that the loss has somewhere to go.
+    model.head[-1].kernel.assign(np.random.default_rng(7).normal(size=(16, 1)))
+    first_kernel = model.weave[0].pair_to_pair.kernel.numpy().copy()
+    checkpoint = tmp_path / "best.weights.h5"
+    history = train(model, data, np.arange(200), np.arange(200, 250), "alpha_bohr3",
+                    TrainConfig(epochs=6, batch_size=32, learning_rate=3e-3), checkpoint=checkpoint, progress=False)
+    losses = [row["loss"] for row in history["curve"]]
+    assert len(losses) == 6 and losses[-1] < 0.8 * losses[0]
+    assert not np.allclose(model.weave[0].pair_to_pair.kernel.numpy(), first_kernel)  # gradients reach the bottom
+    assert history["best_val_mae"] == min(row["val_mae"] for row in history["curve"])
+    mae = evaluate(model, data, np.arange(250, 300), "alpha_bohr3")
+    spread = np.abs(data.targets["alpha_bohr3"][250:] - data.targets["alpha_bohr3"][:250].mean()).mean()
+    assert mae < spread  # better than predicting the mean
+    fresh = build_weave_model(width=16, n_layers=2, readout_width=16, head=(16,))
+    fresh.load_weights(checkpoint)
+    np.testing.assert_allclose(predict(fresh, data, np.arange(250, 300)), predict(model, data, np.arange(250, 300)),
+                               rtol=1e-6)
+
+
+def run_python(code: str, backend: str) -> str:
+    """Run ``code`` in a fresh interpreter with Keras on ``backend``; its standard output."""
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_weave_data_and_model_run_without_rdkit_and_pandas(exported, tmp_path):
+    """The GPU machine has neither: hide them, then import, pad a batch and predict."""
+    path = exported[0].save(tmp_path / "data.npz")
+    code = ("import sys\n"
+            "sys.modules['rdkit'] = sys.modules['pandas'] = None  # importing them now raises ImportError\n"
+            "import numpy as np\n"
+            "from course.models.weave import build_weave_model\n"
+            "from course.models.weave_training import predict\n"
+            "from course.models.weave_data import WeaveData\n"
+            f"data = WeaveData.load({str(path)!r})\n"
+            "m = build_weave_model(width=4, n_layers=2, readout_width=4, head=(4,))\n"
+            "print(np.isfinite(predict(m, data, np.arange(3))).all())\n")
+    assert run_python(code, "tensorflow").strip().splitlines()[-1] == "True"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed here (the GPU machine has it)")
+def test_jax_backend_predicts_what_tensorflow_predicts(tmp_path):
+    rng = np.random.default_rng(6)
+    model = build_weave_model(**SMALL, readout="histogram")
+    for w in model.trainable_weights:
+        w.assign(0.5 * rng.normal(size=w.shape))
+    model.target_scale.set_reference(rng.normal(size=21), 70.0, 3.0)
+    x = {k: v.astype(np.float32) for k, v in random_graph(rng, 9, pad_to=12).items()}
+    model.save_weights(tmp_path / "m.weights.h5")
+    np.savez(tmp_path / "x.npz", **x)
+    code = ("import sys\nsys.modules['tensorflow'] = sys.modules['rdkit'] = None  # as on the GPU machine\n"
+            f"import numpy as np, keras\nfrom course.models.weave import build_weave_model\n"
+            f"m = build_weave_model(**{SMALL!r}, readout='histogram')\n"
+            f"m.load_weights({str(tmp_path / 'm.weights.h5')!r})\n"
+            f"x = dict(np.load({str(tmp_path / 'x.npz')!r}))\n"
+            f"print(keras.backend.backend(), float(np.asarray(m(x))[0, 0]))\n")
+    backend, value = run_python(code, "jax").split()[-2:]
+    assert backend == "jax"
+    np.testing.assert_allclose(float(value), keras.ops.convert_to_numpy(model(x))[0, 0], rtol=1e-5)
