@@ -1,4 +1,4 @@
-"""The ``course`` command: release, check, reproduce and grade the course's notebooks."""
+"""The ``course`` command: release, check, reproduce and grade the course's notebooks; predict with them."""
 from __future__ import annotations
 
 import argparse
@@ -94,6 +94,20 @@ def cmd_featurize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from course.data.xyz import XYZFormatError
+    from course.models.weave_predict import predict_xyz
+
+    properties = ("alpha", "zpve") if args.property == "both" else (args.property,)
+    try:
+        predictions = predict_xyz(args.file, properties)
+    except XYZFormatError as error:
+        raise paths.CourseError(str(error)) from None
+    for prediction in predictions:
+        print(prediction)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -119,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     featurize.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     featurize.add_argument("--rebuild", action="store_true", help="rebuild even if a valid cache exists")
     featurize.set_defaults(run=cmd_featurize)
+    predict = commands.add_parser("predict", help="predict α and/or ZPVE of a molecule in an XYZ file "
+                                  "with the committed weave models (no training)")
+    predict.add_argument("file", metavar="FILE.xyz")
+    predict.add_argument("--property", choices=("alpha", "zpve", "both"), default="both")
+    predict.set_defaults(run=cmd_predict)
     return parser
 
 

@@ -1,0 +1,80 @@
+"""Predict α or ZPVE of one molecule from its XYZ file with the committed weave models.
+
+``course predict FILE.xyz`` uses this: offline, no training. The weights are the ones written by
+``scripts/train_weave.py`` into ``solutions/weave/``; the full-budget (GPU) model of a property is
+used when it has been committed, otherwise the quick CPU one, and the printout says which and
+what test MAE it has, so that nobody mistakes a quick model for the published one.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from course.paths import CourseError, repo_root
+
+WEIGHTS_DIR = Path("solutions") / "weave"
+BUDGET_PREFERENCE = ("full", "quick")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One predicted property with the record of the model that made it."""
+
+    property: str
+    value: float
+    unit: str
+    model: dict  # the training record (test MAE, budget, fold, ...)
+
+    def __str__(self) -> str:
+        m = self.model
+        return (f"{self.property}: {self.value:.4g} {self.unit}  (weave model, {m['budget']} budget, fold {m['fold']}, "
+                f"test MAE {m['test_mae']:.3g} {self.unit})")
+
+
+def model_record(prop: str, weights_dir: Path | None = None) -> Path:
+    """The training record (``.json``) of the best committed model for ``prop``."""
+    folder = weights_dir or repo_root() / WEIGHTS_DIR
+    for budget in BUDGET_PREFERENCE:
+        found = sorted(folder.glob(f"weave_{prop}_fold*_{budget}.json"))
+        if found:
+            return found[0]
+    raise CourseError(f"no trained weave model for {prop!r} in {folder}; train one with scripts/train_weave.py")
+
+
+def load_model(record_path: Path):
+    """The weave model of a training record, with its weights loaded."""
+    from course.models.weave import build_weave_model
+
+    record = json.loads(record_path.read_text())
+    hyper = {k: v for k, v in record["model"].items() if k != "n_parameters"}
+    model = build_weave_model(**hyper)
+    weights = record_path.with_name(record_path.name.removesuffix(".json") + ".weights.h5")
+    if not weights.is_file():
+        raise CourseError(f"{record_path} has no weights file {weights.name} beside it")
+    model.load_weights(weights)
+    return model, record
+
+
+def predict_xyz(path: str | Path, properties: tuple[str, ...] = ("alpha", "zpve"),
+                weights_dir: Path | None = None) -> list[Prediction]:
+    """Read ``path`` (errors name the file and line), featurize it and predict each property."""
+    from course.data.xyz import read_xyz
+    from course.features.graph import MAX_ATOMS, GraphBatch, featurize
+
+    path = Path(path)
+    if not path.is_file():
+        raise CourseError(f"{path}: no such file")
+    structure = read_xyz(path)
+    if len(structure.elements) > MAX_ATOMS:
+        raise CourseError(f"{path}: {len(structure.elements)} atoms; the weave models were trained on QM9 "
+                          f"molecules with at most {MAX_ATOMS}")
+    inputs = GraphBatch.from_graphs([featurize(structure.mol, name=str(path))]).padded([0])
+    predictions = []
+    for prop in properties:
+        model, record = load_model(model_record(prop, weights_dir))
+        value = float(np.asarray(model(inputs)).ravel()[0])
+        predictions.append(Prediction(prop, value, record["unit"], record))
+    return predictions

@@ -1,0 +1,65 @@
+"""`course predict`: committed weave weights, XYZ in, α and ZPVE out, no training."""
+import numpy as np
+import pytest
+
+from course import cli
+from course.data import qm9
+from course.features import qm9_graphs
+from course.models import weave_predict
+from course.models.weave_data import WeaveData
+from course.models.weave_training import PROPERTIES, predict
+
+
+def _write_xyz(path, mol, comment):
+    conf = mol.GetConformer()
+    lines = [str(mol.GetNumAtoms()), comment]
+    for atom in mol.GetAtoms():
+        p = conf.GetAtomPosition(atom.GetIdx())
+        lines.append(f"{atom.GetSymbol()} {p.x:.8f} {p.y:.8f} {p.z:.8f}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def test_molecules(tmp_path_factory):
+    data = qm9.load(verbose=False)
+    _, test = data.split(test_fold=0)
+    picked = np.random.default_rng(0).choice(test[data.usable.loc[test].to_numpy()], 12, replace=False)
+    folder = tmp_path_factory.mktemp("xyz")
+    files = []
+    for idx in picked:
+        _write_xyz(folder / f"{idx}.xyz", data.mol(int(idx)), f"QM9 {idx}")
+        files.append(folder / f"{idx}.xyz")
+    return data, picked, files
+
+
+@pytest.mark.parametrize("prop", list(PROPERTIES))
+def test_predictions_are_near_dft_at_the_model_error_scale(test_molecules, prop):
+    data, picked, files = test_molecules
+    column = PROPERTIES[prop][0]
+    predicted = np.array([weave_predict.predict_xyz(f, (prop,))[0].value for f in files])
+    record = weave_predict.load_model(weave_predict.model_record(prop))[1]
+    error = np.abs(predicted - data.table.loc[picked, column].to_numpy()).mean()
+    assert error < 3 * record["test_mae"], (error, record["test_mae"])
+
+
+def test_xyz_route_equals_the_training_pipeline(test_molecules):
+    # Bonds perceived from the file and features built on the fly must give what training saw.
+    data, picked, files = test_molecules
+    model, _ = weave_predict.load_model(weave_predict.model_record("alpha"))
+    weave_data = WeaveData.from_qm9(qm9_graphs.load(verbose=False), data, picked)
+    cached = predict(model, weave_data, weave_data.rows(np.sort(picked)))
+    by_index = dict(zip(np.sort(picked), cached))
+    from_files = [weave_predict.predict_xyz(f, ("alpha",))[0].value for f in files]
+    np.testing.assert_allclose(from_files, [by_index[i] for i in picked], rtol=1e-4)
+
+
+def test_cli_prints_both_properties_with_units_and_names_bad_files(test_molecules, tmp_path, capsys):
+    assert cli.main(["predict", str(test_molecules[2][0])]) == 0
+    out = capsys.readouterr().out
+    assert "alpha:" in out and "bohr³" in out and "zpve:" in out and " eV" in out and "test MAE" in out
+    bad = tmp_path / "bad.xyz"
+    bad.write_text("2\ncomment\nC 0 0 0\nXx 1 1 1\n")
+    assert cli.main(["predict", str(bad)]) == 2
+    assert "bad.xyz, line 4" in capsys.readouterr().err
+    assert cli.main(["predict", str(tmp_path / "missing.xyz")]) == 2
+    assert "no such file" in capsys.readouterr().err
