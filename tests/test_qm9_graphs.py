@@ -56,3 +56,20 @@ def test_forked_qm9_featurization_equals_featurize_many():
     plain = graph.featurize_many([data.mol(i) for i in indices], n_jobs=1, progress=False)
     for name in ("atoms", "pair_bits", "distances", "n_atoms"):
         assert np.array_equal(getattr(forked, name), getattr(plain, name)), name
+
+
+def test_features_for_a_few_molecules_equal_featurize_and_refuse_excluded_ones():
+    from course.data import qm9
+
+    data = qm9.load(verbose=False)
+    usable = data.table.index[data.usable.to_numpy()].to_numpy()
+    wanted = np.array([usable[50], usable[7], usable[300]])
+    few = qm9_graphs.for_indices(data, wanted)
+    np.testing.assert_array_equal(few.indices, np.sort(wanted))
+    for row, idx in enumerate(few.indices):
+        expected = graph.featurize(data.mol(int(idx)))
+        np.testing.assert_array_equal(few.batch[row].atoms, expected.atoms)
+        np.testing.assert_array_equal(few.batch[row].pair_bits, expected.pair_bits)
+    excluded = int(data.table.index[~data.usable.to_numpy()][0])
+    with pytest.raises(ValueError, match=str(excluded)):
+        qm9_graphs.for_indices(data, [usable[0], excluded])

@@ -71,6 +71,18 @@ def graphs_path(cache_dir: str | Path | None = None) -> Path:
     return resolve_cache_dir(cache_dir) / f"mg_v{FEATURE_VERSION}.npz"
 
 
+def for_indices(data: qm9.QM9, qm9_indices: np.ndarray, n_jobs: int = 1) -> QM9Graphs:
+    """MG features of a few thousand molecules, built now and not cached: what a notebook or a test
+    needs, without the minutes that the cache of all QM9 costs on a fresh machine. Excluded or
+    unknown molecules are an error naming them."""
+    indices = np.sort(np.asarray(qm9_indices, dtype=np.int64))
+    usable = data.usable.reindex(indices)
+    if usable.isna().any() or not usable.all():
+        bad = indices[~usable.fillna(False).to_numpy(dtype=bool)]
+        raise ValueError(f"QM9 indices {bad[:5].tolist()} are excluded or unknown; see `course qm9 --excluded`")
+    return QM9Graphs(indices, _featurize_all(data, indices, n_jobs, progress=False))
+
+
 def build(cache_dir: str | Path | None = None, n_jobs: int = 2, verbose: bool = True) -> QM9Graphs:
     """Featurize every usable QM9 molecule (a few minutes on 2 cores) and write the cache."""
     data = qm9.load(cache_dir, verbose=verbose)
