@@ -136,6 +136,17 @@ def test_cross_validation_finds_the_noise_level_and_a_sensible_width():
     assert cv.mae.min() < 0.06
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_learning_curve_equals_separate_fits_for_every_size_in_any_order(dtype):
+    y_test = np.sin(X_TEST[:, 0])
+    options = dict(kernel="laplacian", sigma=3.0, lam=1e-3, center=True, dtype=dtype)
+    curve = learning_curve(X, Y + 5.0, [120, 40, 80], X_TEST, y_test, **options)
+    for n, mae in zip(curve["n"], curve["mae"]):
+        direct = KRR(**options).fit(X[:n], Y[:n] + 5.0).predict(X_TEST)
+        assert mae == pytest.approx(np.abs(direct - y_test).mean(), rel=1e-9 if dtype == np.float64 else 1e-4)
+    assert curve["n"] == [120, 40, 80] and len(curve["fit_seconds"]) == 3 and curve["kernel_seconds"] >= 0
+
+
 def test_learning_curve_uses_nested_first_rows():
     curve = learning_curve(X, Y, [40, 120], X_TEST, np.zeros(len(X_TEST)), kernel="gaussian", sigma=2.0, lam=1e-2)
     direct = KRR("gaussian", sigma=2.0, lam=1e-2).fit(X[:120], Y[:120]).predict(X_TEST)

@@ -78,6 +78,7 @@ def learning_curves(data: QM9, sizes: Sequence[int], *, cv_n: int, test_size: in
                 "sigma_at_edge_of_grid": cv.sigma in (cv.sigmas[0], cv.sigmas[-1]),
                 "lam_at_edge_of_grid": cv.lam in (cv.lams[0], cv.lams[-1]),
                 "n": curve["n"], "mae": curve["mae"], "fit_seconds": [round(s, 2) for s in curve["fit_seconds"]],
+                "kernel_seconds": round(curve["kernel_seconds"], 1),
                 "power_law": {"a": a, "b": b}, "literature_mae": literature[rep],
                 "n_to_reach_literature": n_for_mae(a, b, literature[rep]),
             }
