@@ -26,6 +26,11 @@ def setup(seed: int = 0) -> np.random.Generator:
     warnings.filterwarnings("ignore")
     for name in ("tensorflow", "absl", "matplotlib", "jax", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # In an interactive kernel TensorFlow resets its logger to INFO on stdout (retracing warnings
+    # and all) unless the root logger already has a handler; this one keeps our level in force.
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
     threadpool_limits(limits=1, user_api="blas")
     random.seed(seed)
     np.random.seed(seed)

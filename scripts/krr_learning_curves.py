@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--budget", choices=budget.BUDGETS, default=None, help="default: $COURSE_BUDGET or quick")
     parser.add_argument("--max-n", type=int, default=None, help="largest training set (full: default 20000)")
     parser.add_argument("--test-size", type=int, default=2000, help="random molecules of fold 0 to test on")
-    parser.add_argument("--cv-n", type=int, default=None, help="molecules for choosing σ, λ (quick 1000, full 4000)")
+    parser.add_argument("--cv-n", type=int, default=None, help="molecules for choosing σ, λ (quick 1000, full 2000)")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     parser.add_argument("--out", type=Path, default=ROOT / "solutions" / "krr")
     parser.add_argument("--results", type=Path, default=None,
@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     which = args.budget or budget.current()
     sizes = train_sizes(which, args.max_n)
-    cv_n = args.cv_n or (1000 if which == "quick" else 4000)
+    cv_n = args.cv_n or (1000 if which == "quick" else 2000)
     started = time.perf_counter()
     machine = {**describe(), "load_average_at_start": os.getloadavg(),
                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}

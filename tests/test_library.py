@@ -114,3 +114,20 @@ def test_setup_caps_blas_threads_and_seeds():
         first, second = setup(3).normal(size=3), setup(3).normal(size=3)
         assert np.array_equal(first, second)
         assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
+
+
+def test_setup_keeps_tensorflow_quiet_in_an_interactive_kernel():
+    # Jupyter kernels define sys.ps1; TensorFlow then logs INFO to stdout unless told otherwise.
+    import subprocess
+    import sys
+
+    script = ("import sys; sys.ps1 = '>>> '\n"
+              "from course.notebook import setup; setup(0)\n"
+              "import keras, numpy as np\n"
+              "for _ in range(8):\n"
+              "    m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])\n"
+              "    m.predict(np.ones((2, 3)), verbose=0)\n"
+              "print('done')\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "done" and run.stderr == "", (run.stdout[-500:], run.stderr[-500:])
