@@ -32,6 +32,7 @@ import numpy as np
 from course import budget
 from course.data import qm9
 from course.machine import describe
+from course.features.qm9_vectors import REPRESENTATIONS
 from course.models.krr_qm9 import LAMS, SIGMA_FACTORS, learning_curves, plot, record_targets
 from course.reproduce import merge_entry
 
@@ -54,6 +55,9 @@ def main() -> None:
     parser.add_argument("--cv-n", type=int, default=None, help="molecules for choosing σ, λ (quick 1000, full 2000)")
     parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     parser.add_argument("--out", type=Path, default=ROOT / "solutions" / "krr")
+    parser.add_argument("--representations", nargs="+", choices=REPRESENTATIONS, default=list(REPRESENTATIONS),
+                        help="run only these (e.g. one per process); results of the same protocol already "
+                             "in --out are kept and merged")
     parser.add_argument("--results", type=Path, default=None,
                         help="also add the target rows to RESULTS/results.json (e.g. solutions)")
     args = parser.parse_args()
@@ -65,9 +69,10 @@ def main() -> None:
                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
     data = qm9.load(verbose=False)
-    results = learning_curves(data, sizes, cv_n=cv_n, test_size=args.test_size, dtype=np.dtype(args.dtype).type)
-
-    args.out.mkdir(parents=True, exist_ok=True)
+    results = learning_curves(data, sizes, cv_n=cv_n, test_size=args.test_size, dtype=np.dtype(args.dtype).type,
+                              representations=args.representations)
+    run = {"wall_seconds": round(time.perf_counter() - started, 1),
+           "machine": {**machine, "load_average_at_end": os.getloadavg()}}
     record = {
         "budget": which, "train_sizes": sizes, "dtype": args.dtype,
         "protocol": {"train": "nested prefixes of a seeded shuffle (seed 0) of folds 1-9 of the canonical split",
@@ -76,18 +81,26 @@ def main() -> None:
                      "cv": f"5-fold on the first {cv_n} training molecules; σ = median L1 distance × "
                            f"{list(SIGMA_FACTORS)}, λ in {list(LAMS)}; fixed for all N",
                      "literature": "Gilmer et al. 2017 Table 2 via targets.md, ~117k training molecules"},
-        "results": results, "wall_seconds": round(time.perf_counter() - started, 1),
-        "machine": {**machine, "load_average_at_end": os.getloadavg()},
+        "results": results, "runs": {rep: run for rep in results},
     }
-    (args.out / "krr_learning_curves.json").write_text(json.dumps(record, indent=1) + "\n")
-    plot(results).savefig(args.out / "krr_learning_curves.png", dpi=110)
-    print(f"wrote {args.out}/krr_learning_curves.json and .png in {record['wall_seconds']} s")
-    if args.results is not None:
-        run = {key: record[key] for key in ("budget", "wall_seconds", "machine")}
-        path = merge_entry(args.results, f"02-kernels ({which} budget, scripts/krr_learning_curves.py)",
-                           {**run, "date": machine["date"], "notebook": None,
-                            "script": "scripts/krr_learning_curves.py", "rows": record_targets(results, "02-kernels")})
-        print(f"added its rows to {path}")
+    path = args.out / "krr_learning_curves.json"
+    if path.is_file():  # keep the other representations of the same protocol
+        earlier = json.loads(path.read_text())
+        if all(earlier.get(k) == record[k] for k in ("budget", "train_sizes", "dtype", "protocol")):
+            record["results"] = {**earlier["results"], **results}
+            record["runs"] = {**earlier.get("runs", {}), **record["runs"]}
+    record["results"] = {rep: record["results"][rep] for rep in REPRESENTATIONS if rep in record["results"]}
+    args.out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    plot(record["results"]).savefig(args.out / "krr_learning_curves.png", dpi=110)
+    print(f"wrote {path} and .png ({', '.join(record['results'])}) in {run['wall_seconds']} s")
+    if args.results is not None and set(record["results"]) == set(REPRESENTATIONS):
+        runs = record["runs"].values()
+        entry = {"budget": which, "date": machine["date"], "notebook": None, "script": "scripts/krr_learning_curves.py",
+                 "wall_seconds": round(sum(r["wall_seconds"] for r in runs), 1), "machine": run["machine"],
+                 "rows": record_targets(record["results"], "02-kernels")}
+        target = merge_entry(args.results, f"02-kernels ({which} budget, scripts/krr_learning_curves.py)", entry)
+        print(f"added its rows to {target}")
 
 
 if __name__ == "__main__":

@@ -51,11 +51,15 @@ def train_test_ids(data: QM9, n_train: int, test_size: int, seed: int = 0) -> tu
 
 
 def learning_curves(data: QM9, sizes: Sequence[int], *, cv_n: int, test_size: int, dtype: type = np.float64,
-                    seed: int = 0, log: Callable[[str], None] = partial(print, flush=True)) -> dict:
-    """``results[representation][property]``: chosen σ, λ, MAE per N, power law, N to reach the literature."""
+                    seed: int = 0, representations: Sequence[str] = REPRESENTATIONS,
+                    log: Callable[[str], None] = partial(print, flush=True)) -> dict:
+    """``results[representation][property]``: chosen σ, λ, MAE per N, power law, N to reach the literature.
+
+    Representations are independent, so they can run separately (in parallel processes) and be
+    merged afterwards."""
     train, test = train_test_ids(data, max(max(sizes), cv_n), test_size, seed)
     results: dict = {}
-    for rep in REPRESENTATIONS:
+    for rep in representations:
         X_train, X_test = vectors(data, train, rep), vectors(data, test, rep)
         scale = median_l1(X_train)
         columns = [column for column, _, _ in PROPERTIES.values()]
@@ -114,7 +118,7 @@ def plot(results: dict):
     names = {"cm": "sorted CM", "bob": "BOB"}
     fig, axes = plt.subplots(1, len(PROPERTIES), figsize=(13, 4.2))
     for ax, (prop, (_, label, literature)) in zip(axes, PROPERTIES.items()):
-        for rep in REPRESENTATIONS:
+        for rep in (r for r in REPRESENTATIONS if r in results):
             r = results[rep][prop]
             ax.loglog(r["n"], r["mae"], "o-", color=colors[rep], label=f"{names[rep]} (ours)")
             a, b = r["power_law"]["a"], r["power_law"]["b"]
