@@ -53,6 +53,8 @@ def test_relevance_is_conserved_in_float64(case, rule, start):
     model, x = case
     result = explain_weave(model, x, rule, start=start)
     assert np.abs(result.conservation_error()).max() < 1e-6
+    inputs = result.atoms.sum(axis=(1, 2)) + result.pairs.sum(axis=(1, 2, 3))
+    np.testing.assert_allclose(inputs + result.absorbed(), result.start, rtol=1e-6)
     expected = model.trace(x)["output"][:, 0] - (0 if start == "output" else model.trace(x)["baseline"][:, 0])
     np.testing.assert_allclose(result.start, ops.convert_to_numpy(expected), rtol=1e-12)
     assert list(result.bias)[:len(dense_names(model))] == dense_names(model)
