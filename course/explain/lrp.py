@@ -251,22 +251,29 @@ class Composite:
     def assign(self, layers: Sequence[keras.layers.Layer]) -> list[Rule | None]:
         """The rule of every layer of the chain (``None`` for layers that take none)."""
         with_rule = [i for i, layer in enumerate(layers) if _backward_for(layer)[1]]
-        names = {layers[i].name: i for i in with_rule}
+        rules = dict(zip(with_rule, self.rules_for([layers[i].name for i in with_rule])))
+        return [rules.get(i) for i in range(len(layers))]
+
+    def rules_for(self, names: Sequence[str]) -> list[Rule]:
+        """The rules of the layers that take one, given their (distinct) names from input to output.
+
+        Networks that are not chains (``course.explain.lrp_weave``) list their layers here themselves."""
+        positions = {name: i for i, name in enumerate(names)}
         chosen: dict[int, Rule] = {}
         for key, rule in self.rules.items():
             if isinstance(key, str):
-                if key not in names:
-                    raise ValueError(f"no layer that takes a rule is named {key!r}; they are {sorted(names)}")
-                i = names[key]
-            elif -len(with_rule) <= key < len(with_rule):
-                i = with_rule[key]
+                if key not in positions:
+                    raise ValueError(f"no layer that takes a rule is named {key!r}; they are {sorted(positions)}")
+                i = positions[key]
+            elif -len(names) <= key < len(names):
+                i = key % len(names)
             else:
-                raise ValueError(f"rule position {key} is out of range: the model has {len(with_rule)} layers "
+                raise ValueError(f"rule position {key} is out of range: the model has {len(names)} layers "
                                  "that take a rule")
             if i in chosen:
-                raise ValueError(f"layer {layers[i].name!r} is given two rules")
+                raise ValueError(f"layer {names[i]!r} is given two rules")
             chosen[i] = rule
-        return [chosen.get(i, self.default) if i in with_rule else None for i in range(len(layers))]
+        return [chosen.get(i, self.default) for i in range(len(names))]
 
 
 @dataclass

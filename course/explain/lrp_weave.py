@@ -1,0 +1,213 @@
+"""Layer-wise relevance propagation through the weave graph model of Module 4, with ``keras.ops`` only.
+
+:func:`explain_weave` explains one prediction per molecule, batched over the molecules of a padded
+input dict (``WeaveData.padded``), down to the 21 features of every atom and the 13 features of
+every ordered atom pair. It walks the equations of ``course.models.weave`` backwards, reading every
+activation from :meth:`WeaveModel.trace`; every ``Dense`` sublayer goes through
+:func:`course.explain.lrp.linear_relevance` with its rule, so the rules live in one place.
+
+Choices, where the weave differs from a chain of dense layers:
+
+* **Concatenations** ``W_A [AA_i ‖ PA_i]`` and ``W_P [AP_ij ‖ PP_ij]``: one Dense over all its
+  inputs, so the rule splits a neuron's relevance over both streams at once, in proportion to
+  what each contributed, rather than first between the streams and then within them.
+* **Sums of ReLU outputs** (the masked sum over pairs PA_i = Σ_j m_ij σ(z_ij), the readout
+  g = Σ_i m_i σ(z_i), and AP_ij = σ(z_ij) + σ(z_ji)): relevance is split in proportion to the
+  terms. The terms are ≥ 0 with weight 1 and no bias, where LRP-0, γ, z⁺ and α1β0 all give this
+  split; ε (meant for cancelling contributions, which a sum of non-negative terms has none of) and
+  αβ with β > 0 (whose β part would have no negative term to go to) are not applied there. Masked
+  terms are 0, so padding atoms and pairs and the diagonal i = j get exactly no relevance.
+* **Atom → pair**: ``W_AP [a_i ‖ a_j]`` is evaluated for both orders (i, j) and (j, i) of every
+  pair; the relevance of AP_ij is first split between the two ReLU terms, then each term's
+  relevance goes by the rule to the atom states of its order, so a_i collects from its row block
+  in the (i, j) term and from the other block in the (j, i) term.
+* **ReLU** passes relevance unchanged (the usual LRP convention): an inactive unit has activation 0
+  and therefore receives none from the layer above.
+* **Distances**: the Gaussian expansion has no weights; the relevances of its K channels
+  (``distance_channels``) are summed onto the spatial distance they are functions of.
+* **Start and TargetScale**: ``start="output"`` explains the prediction y = s·net + Σ_i m_i w·a_i + b.
+  Its three terms are split exactly: the per-atom linear baseline w·a_i goes to the atom features
+  (w_f a_if to feature f, it is linear), the offset b is absorbed (``bias["target_scale/offset"]``),
+  and s·net goes into the network. ``start="network"`` explains s·net alone: the learned residual
+  in property units, the part of the prediction that the bag-of-atoms baseline leaves unexplained.
+
+Conservation, exact up to rounding for every molecule::
+
+    Σ atoms + Σ pairs + absorbed() = start
+
+Rules: one rule for every Dense sublayer or a :class:`course.explain.lrp.Composite` keyed by the
+names of :func:`dense_names` (``"weave_0/atom_to_atom"``, ..., ``"readout/project"``, ``"head_0"``,
+``"head_out"``) or by position in that list (0 the first, −1 the output layer).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from course.explain.lrp import Composite, Rule, linear_relevance
+from course.models.weave import WeaveLayer, WeaveModel
+
+STARTS = ("output", "network")
+
+
+@dataclass
+class WeaveRelevance:
+    """Relevances of one batch of B molecules padded to A atoms (numpy arrays).
+
+    ``atoms`` (B, A, 21); ``pairs`` (B, A, A, 13) per ordered pair (i, j), the spatial distance
+    holding the sum of ``distance_channels`` (B, A, A, K); ``start`` (B,) the explained value;
+    ``prediction`` (B,) the model's output; ``n_atoms`` (B,); ``bias`` and ``stabilizer``: per Dense
+    sublayer (and the TargetScale offset) the relevance (B,) absorbed there.
+    """
+
+    atoms: np.ndarray
+    pairs: np.ndarray
+    distance_channels: np.ndarray
+    start: np.ndarray
+    prediction: np.ndarray
+    n_atoms: np.ndarray
+    bias: dict[str, np.ndarray]
+    stabilizer: dict[str, np.ndarray]
+
+    def absorbed(self) -> np.ndarray:
+        """Relevance (B,) that reached no input feature."""
+        return sum(self.bias.values()) + sum(self.stabilizer.values())
+
+    def conservation_error(self) -> np.ndarray:
+        """(B,) Σ inputs + absorbed − start, relative to the sum of the magnitudes of those parts."""
+        inputs = self.atoms.sum(axis=(1, 2)) + self.pairs.sum(axis=(1, 2, 3))
+        scale = (np.abs(self.atoms).sum(axis=(1, 2)) + np.abs(self.pairs).sum(axis=(1, 2, 3)) + np.abs(self.start)
+                 + sum(np.abs(v) for v in [*self.bias.values(), *self.stabilizer.values()]))
+        return (inputs + self.absorbed() - self.start) / np.where(scale > 0, scale, 1)
+
+
+def dense_names(model: WeaveModel) -> list[str]:
+    """Names of the model's Dense sublayers from input to output: the keys of a Composite."""
+    return [name for name, _ in _dense_layers(model)]
+
+
+def _dense_layers(model: WeaveModel) -> list[tuple[str, keras.layers.Dense]]:
+    layers = [(f"{w.name}/{n}", getattr(w, n)) for w in model.weave for n in w.dense_names]
+    return layers + [(f"{model.readout.name}/project", model.readout.project)] + [(d.name, d) for d in model.head]
+
+
+class _Ledger:
+    """Applies each Dense's rule and books what its bias and stabilizer absorb, per molecule."""
+
+    def __init__(self, model: WeaveModel, rule: Rule | Composite, batch: int) -> None:
+        composite = rule if isinstance(rule, Composite) else Composite({}, default=rule)
+        layers = _dense_layers(model)
+        rules = composite.rules_for([name for name, _ in layers])
+        self.layers = {name: (dense, rule) for (name, dense), rule in zip(layers, rules)}
+        self.batch = batch
+        self.bias: dict[str, Any] = {}
+        self.stabilizer: dict[str, Any] = {}
+
+    def dense(self, name: str, x: Any, relevance: Any) -> Any:
+        """Relevance of ``x`` (..., J) for the Dense ``name`` applied on its last axis, given that of its output."""
+        dense, rule = self.layers[name]
+        n_in, n_out = x.shape[-1], relevance.shape[-1]
+        step = linear_relevance(ops.reshape(x, (-1, n_in)), dense.kernel, dense.bias,
+                                ops.reshape(relevance, (-1, n_out)), rule)
+        self.absorb(name, step.bias, step.stabilizer)
+        return ops.reshape(step.relevance, (*x.shape[:-1], n_in))
+
+    def absorb(self, name: str, bias: Any, stabilizer: Any = None) -> None:
+        self.bias[name] = ops.sum(ops.reshape(bias, (self.batch, -1)), axis=1)
+        if stabilizer is not None:
+            self.stabilizer[name] = ops.sum(ops.reshape(stabilizer, (self.batch, -1)), axis=1)
+
+
+def _shares(terms: Any, total: Any, relevance: Any) -> Any:
+    """Relevance of each non-negative term of ``total`` in proportion to the term (0 where total is 0)."""
+    usable = total > 0
+    return terms * ops.where(usable, relevance / ops.where(usable, total, ops.ones_like(total)), 0)
+
+
+def _weave_layer(ledger: _Ledger, layer: WeaveLayer, t: dict, atoms: Any, pairs: Any, pair_mask: Any,
+                 R_atoms: Any, R_pairs: Any | None) -> tuple[Any, Any]:
+    """Relevance of a weave layer's inputs (atoms, pairs) from that of its outputs."""
+    name, relu, width = layer.name, ops.relu, layer.width
+    # atom half: a'_i = m_i σ(W_A [AA_i ‖ PA_i] + b_A)
+    R_cat = ledger.dense(f"{name}/atom_update", ops.concatenate([t["atom_to_atom"], t["pair_to_atom"]], axis=-1),
+                         R_atoms)
+    R_AA, R_PA = ops.split(R_cat, [width], axis=-1)
+    R_in_atoms = ledger.dense(f"{name}/atom_to_atom", atoms, R_AA)
+    R_PA_z = _shares(relu(t["pair_to_atom_z"]) * pair_mask[..., None], t["pair_to_atom"][:, :, None, :],
+                     R_PA[:, :, None, :])
+    R_in_pairs = ledger.dense(f"{name}/pair_to_atom", pairs, R_PA_z)
+    if R_pairs is None:
+        return R_in_atoms, R_in_pairs
+    # pair half: p'_ij = m_ij σ(W_P [AP_ij ‖ PP_ij] + b_P), AP_ij = σ(z_ij) + σ(z_ji)
+    R_cat = ledger.dense(f"{name}/pair_update", ops.concatenate([t["atom_to_pair"], t["pair_to_pair"]], axis=-1),
+                         R_pairs)
+    R_AP, R_PP = ops.split(R_cat, [width], axis=-1)
+    R_in_pairs = R_in_pairs + ledger.dense(f"{name}/pair_to_pair", pairs, R_PP)
+    forward = relu(t["atom_to_pair_z"])
+    swap = (0, 2, 1, 3)
+    R_z = (_shares(forward, t["atom_to_pair"], R_AP)
+           + ops.transpose(_shares(ops.transpose(forward, swap), t["atom_to_pair"], R_AP), swap))
+    b, n, f = atoms.shape
+    both = ops.concatenate([ops.broadcast_to(atoms[:, :, None, :], (b, n, n, f)),  # [a_i ‖ a_j] at (i, j)
+                            ops.broadcast_to(atoms[:, None, :, :], (b, n, n, f))], axis=-1)
+    R_first, R_second = ops.split(ledger.dense(f"{name}/atom_to_pair", both, R_z), [f], axis=-1)
+    R_in_atoms = R_in_atoms + ops.sum(R_first, axis=2) + ops.sum(R_second, axis=1)
+    return R_in_atoms, R_in_pairs
+
+
+def explain_weave(model: WeaveModel, inputs: dict[str, np.ndarray], rule: Rule | Composite,
+                  start: str = "output") -> WeaveRelevance:
+    """LRP relevance of every atom and pair feature for each molecule's prediction.
+
+    ``inputs``: the dict of ``WeaveData.padded`` / ``GraphBatch.padded``; ``rule``: one rule for
+    every Dense sublayer or a Composite (see the module docstring); ``start``: ``"output"`` (the
+    prediction) or ``"network"`` (s·net, the prediction minus the bag-of-atoms baseline). Computed
+    in the model's dtype. Only the ``"sum"`` readout is supported.
+    """
+    if start not in STARTS:
+        raise ValueError(f"start must be one of {STARTS}, not {start!r}")
+    if model.readout.mode != "sum":
+        raise ValueError(f"LRP through the {model.readout.mode!r} readout is not implemented: its Gaussian "
+                         "memberships are not a weighted sum; explain a model with readout='sum'")
+    dtype = model.compute_dtype
+    x = {k: ops.convert_to_tensor(np.asarray(inputs[k]), dtype=dtype) for k in ("atoms", "pairs", "atom_mask",
+                                                                               "pair_mask")}
+    atoms, atom_mask, pair_mask = x["atoms"], x["atom_mask"], x["pair_mask"]
+    batch = atoms.shape[0]
+    t = model.trace(x)
+    ledger = _Ledger(model, rule, batch)
+    scale = model.target_scale
+    R_net = scale.scale * t["net"]
+    R_baseline = ops.zeros_like(atoms)
+    start_value = R_net[:, 0]
+    if start == "output":
+        R_baseline = atoms * scale.reference * atom_mask[..., None]
+        ledger.absorb("target_scale/offset", ops.zeros_like(start_value) + scale.offset)
+        start_value = t["output"][:, 0]
+
+    R = R_net
+    head_inputs = [t["readout"]["molecule"]] + [step["a"] for step in t["head"][:-1]]
+    for dense, x_in in reversed(list(zip(model.head, head_inputs))):
+        R = ledger.dense(dense.name, x_in, R)
+    R = _shares(t["readout"]["atom_terms"] * atom_mask[..., None], t["readout"]["molecule"][:, None, :], R[:, None, :])
+    R_atoms = ledger.dense(f"{model.readout.name}/project", t["weave"][-1]["atoms"], R)
+    R_pairs = None
+    layer_inputs = [(atoms, t["pairs_expanded"])] + [(s["atoms"], s["pairs"]) for s in t["weave"][:-1]]
+    for layer, step, (a_in, p_in) in reversed(list(zip(model.weave, t["weave"], layer_inputs))):
+        R_atoms, R_pairs = _weave_layer(ledger, layer, step, a_in, p_in, pair_mask, R_atoms, R_pairs)
+
+    n_bits = x["pairs"].shape[-1] - 1
+    distance_channels = R_pairs[..., n_bits:]
+    pairs = ops.concatenate([R_pairs[..., :n_bits], ops.sum(distance_channels, axis=-1, keepdims=True)], axis=-1)
+    numpy = ops.convert_to_numpy
+    order = [*dense_names(model), "target_scale/offset"]  # input side first, as in LRPResult
+    return WeaveRelevance(
+        atoms=numpy(R_atoms + R_baseline), pairs=numpy(pairs), distance_channels=numpy(distance_channels),
+        start=numpy(start_value), prediction=numpy(t["output"][:, 0]),
+        n_atoms=numpy(ops.sum(atom_mask, axis=1)).round().astype(int),
+        bias={k: numpy(ledger.bias[k]) for k in order if k in ledger.bias},
+        stabilizer={k: numpy(ledger.stabilizer[k]) for k in order if k in ledger.stabilizer})
