@@ -98,7 +98,7 @@ def main() -> None:
         runs = record["runs"].values()
         entry = {"budget": which, "date": machine["date"], "notebook": None, "script": "scripts/krr_learning_curves.py",
                  "wall_seconds": round(sum(r["wall_seconds"] for r in runs), 1), "machine": run["machine"],
-                 "rows": record_targets(record["results"], "02-kernels")}
+                 "rows": record_targets(record["results"], f"02-kernels ({which} budget)")}
         target = merge_entry(args.results, f"02-kernels ({which} budget, scripts/krr_learning_curves.py)", entry)
         print(f"added its rows to {target}")
 
