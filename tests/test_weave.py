@@ -141,12 +141,14 @@ def test_pair_states_stay_symmetric():
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """300 QM9 molecules through WeaveData.from_qm9 -> save -> load, with the cached features."""
+    """300 QM9 molecules through WeaveData.from_qm9 -> save -> load, with their MG features."""
     from course.data import qm9
     from course.features import qm9_graphs
 
-    table, graphs = qm9.load(verbose=False), qm9_graphs.load(verbose=False)
-    wanted = np.random.default_rng(0).choice(graphs.indices, size=300, replace=False)
+    table = qm9.load(verbose=False)
+    usable = table.table.index[table.usable.to_numpy()].to_numpy()
+    wanted = np.random.default_rng(0).choice(usable, size=300, replace=False)
+    graphs = qm9_graphs.for_indices(table, wanted)  # not the all-QM9 cache: minutes to build on a new machine
     path = WeaveData.from_qm9(graphs, table, wanted).save(tmp_path_factory.mktemp("weave") / "qm9.npz")
     return WeaveData.load(path), graphs, table
 
@@ -231,3 +233,21 @@ def test_jax_backend_predicts_what_tensorflow_predicts(tmp_path):
     backend, value = run_python(code, "jax").split()[-2:]
     assert backend == "jax"
     np.testing.assert_allclose(float(value), keras.ops.convert_to_numpy(model(x))[0, 0], rtol=1e-5)
+
+
+def test_baseline_ignores_charges_whose_molecular_sums_are_rounding_noise():
+    from types import SimpleNamespace
+
+    from course.models.weave_training import NOT_IN_BASELINE, fit_reference
+
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 9, size=(300, 3)).astype(float)            # e.g. numbers of H, C, O
+    charge_sums = rng.normal(scale=1e-7, size=(300, 2))                # Σ formal and Σ partial charge
+    sums = np.column_stack([counts[:, :2], charge_sums, counts[:, 2]])
+    names = ("type_H", "type_C", *NOT_IN_BASELINE, "type_O")
+    y = counts @ np.array([2.0, 10.0, 6.0]) + 1.0 + rng.normal(scale=0.1, size=300)
+    data = SimpleNamespace(atom_features=names, atom_feature_sums=lambda rows: sums[rows])
+    w, b, s = fit_reference(data, np.arange(300), y)
+    assert w[2] == 0 and w[3] == 0
+    np.testing.assert_allclose(w[[0, 1, 4]], [2.0, 10.0, 6.0], atol=0.05)
+    assert abs(b - 1.0) < 0.2 and 0.05 < s < 0.2
