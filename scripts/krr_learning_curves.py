@@ -14,9 +14,9 @@ molecules; see /work/shared/reference/targets.md).
     PYTHONPATH=. python scripts/krr_learning_curves.py --budget full --results solutions [--max-n 40000]
 
 Writes ``krr_learning_curves.json`` and ``.png`` to ``--out`` (default solutions/krr/).
-The committed quick run took 23 min on a shared 2-core machine, 22 of them in cross-validation,
-which takes 11 s when timed alone on a quieter machine: with other jobs on the cores, OpenBLAS
-threads that busy-wait are the likely cost, and ``OPENBLAS_NUM_THREADS=1`` may help there.
+The committed full run (N ≤ 20,000) took 35 min on 2 shared cores as two processes (CM, BOB) with
+OPENBLAS_NUM_THREADS=1 each; with other jobs on the cores, one BLAS thread per process avoided the
+busy-waiting OpenBLAS threads that had slowed earlier runs several-fold.
 """
 from __future__ import annotations
 
