@@ -276,8 +276,19 @@ class Composite:
         return [chosen.get(i, self.default) for i in range(len(names))]
 
 
+class AbsorbedShares:
+    """For results with ``bias`` and ``stabilizer`` dicts of per-sample absorbed relevance."""
+
+    bias: dict[str, np.ndarray]
+    stabilizer: dict[str, np.ndarray]
+
+    def absorbed(self) -> np.ndarray:
+        """Relevance (n,) that reached no input: Σ input relevances + absorbed() == start."""
+        return sum(self.bias.values()) + sum(self.stabilizer.values())
+
+
 @dataclass
-class LRPResult:
+class LRPResult(AbsorbedShares):
     """Input relevances and where the rest of the start value went.
 
     ``relevance`` (n, d); ``start`` (n,): the logit or output of the explained unit ``output`` (n,);
@@ -290,10 +301,6 @@ class LRPResult:
     output: np.ndarray
     bias: dict[str, np.ndarray]
     stabilizer: dict[str, np.ndarray]
-
-    def absorbed(self) -> np.ndarray:
-        """Relevance (n,) that reached no input: relevance.sum(1) + absorbed() == start."""
-        return sum(self.bias.values()) + sum(self.stabilizer.values())
 
 
 def _check_activation(layer: keras.layers.Layer) -> None:

@@ -48,14 +48,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from course.explain.lrp import Composite, Rule, linear_relevance
+from course.explain.lrp import AbsorbedShares, Composite, Rule, linear_relevance
 from course.models.weave import WeaveLayer, WeaveModel
 
 STARTS = ("output", "network")
 
 
 @dataclass
-class WeaveRelevance:
+class WeaveRelevance(AbsorbedShares):
     """Relevances of one batch of B molecules padded to A atoms (numpy arrays).
 
     ``atoms`` (B, A, 21); ``pairs`` (B, A, A, 13) per ordered pair (i, j), the spatial distance
@@ -72,10 +72,6 @@ class WeaveRelevance:
     n_atoms: np.ndarray
     bias: dict[str, np.ndarray]
     stabilizer: dict[str, np.ndarray]
-
-    def absorbed(self) -> np.ndarray:
-        """Relevance (B,) that reached no input feature."""
-        return sum(self.bias.values()) + sum(self.stabilizer.values())
 
     def conservation_error(self) -> np.ndarray:
         """(B,) Σ inputs + absorbed − start, relative to the sum of the magnitudes of those parts."""
