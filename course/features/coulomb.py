@@ -19,9 +19,10 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from course.features.layout import MAX_ATOMS
+
 BOHR_IN_ANGSTROM = 0.529177210903  # CODATA 2018
 UNITS = ("angstrom", "bohr")
-MAX_ATOMS = 29  # largest molecule of QM9
 
 ArrayList = Sequence[np.ndarray] | np.ndarray
 

@@ -38,10 +38,11 @@ from rdkit import Chem
 from rdkit.Chem import rdCIPLabeler, rdPartialCharges
 from tqdm.auto import tqdm
 
+from course.features.layout import MAX_ATOMS, ragged_positions
+
 ELEMENTS = (1, 6, 7, 8, 9)  # H, C, N, O, F: the elements of QM9
 RING_SIZES = (3, 4, 5, 6, 7, 8)
 MAX_GRAPH_DISTANCE = 7
-MAX_ATOMS = 29  # largest molecule of QM9
 
 ATOM_FEATURES: tuple[str, ...] = (
     "type_H", "type_C", "type_N", "type_O", "type_F",
@@ -207,12 +208,6 @@ def featurize(mol: Chem.Mol, name: str | None = None) -> MolGraph:
     return MolGraph(atoms=atoms, pair_bits=bits, distances=distances, name=name)
 
 
-def _ragged_positions(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For blocks of ``counts`` items: each item's block number and its index inside the block."""
-    block = np.repeat(np.arange(len(counts)), counts)
-    return block, np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-
-
 @dataclass(frozen=True)
 class GraphBatch:
     """MG features of many molecules, stored unpadded and compactly; pad per batch.
@@ -283,11 +278,11 @@ class GraphBatch:
         }
         # Scatter every molecule's rows at once: (batch row, local index) <- (global row).
         n = self.n_atoms[indices]
-        rows, local = _ragged_positions(n)
+        rows, local = ragged_positions(n)
         source = np.repeat(self.atom_offsets[indices], n) + local
         out["atoms"][rows, local] = self.atoms[source]
         out["atom_mask"][rows, local] = 1
-        rows, local = _ragged_positions(n * n)
+        rows, local = ragged_positions(n * n)
         i, j = np.divmod(local, np.repeat(n, n * n))
         source = np.repeat(self.pair_offsets[indices], n * n) + local
         out["pairs"][rows, i, j, :_N_BITS] = self.pair_bits[source]

@@ -29,23 +29,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from course.features.layout import MAX_ATOMS, ragged_positions
+
 if TYPE_CHECKING:  # built here from the RDKit-made caches; never needed on the GPU machine
     from course.data.qm9 import QM9
     from course.features.qm9_graphs import QM9Graphs
 
 FORMAT_VERSION = 1
-MAX_ATOMS = 29  # largest molecule of QM9
 #: QM9 table columns exported with the features.
 TARGET_COLUMNS = ("alpha_bohr3", "zpve_eV")
 _ARRAYS = ("n_atoms", "qm9_index", "fold", "atom_code", "atom_vocab", "partial_charge", "xyz", "pair_code",
            "pair_vocab")
-
-
-def _ragged_positions(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For blocks of ``counts`` items: each item's block number and its index inside the block.
-    (The same helper as in ``course.features.graph``, which cannot be imported without RDKit.)"""
-    block = np.repeat(np.arange(len(counts)), counts)
-    return block, np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def _pair_order(max_atoms: int = MAX_ATOMS) -> tuple[np.ndarray, np.ndarray]:
@@ -107,7 +101,7 @@ class WeaveData:
 
     def _atom_rows(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = self.n_atoms[rows].astype(np.int64)
-        block, local = _ragged_positions(n)
+        block, local = ragged_positions(n)
         return block, local, np.repeat(self.atom_offsets[rows], n) + local
 
     def _atom_features(self, source: np.ndarray) -> np.ndarray:
@@ -139,7 +133,7 @@ class WeaveData:
         # Scatter one-byte codes, then look the bits up: cheaper than scattering 12 floats per pair.
         # Code len(pair_vocab) is an extra all-zero row, for the diagonal and padding.
         codes = np.full((b, max_atoms, max_atoms), len(self.pair_vocab), np.uint8 if len(self.pair_vocab) < 255 else np.uint16)
-        block, k = _ragged_positions(n * (n - 1) // 2)
+        block, k = ragged_positions(n * (n - 1) // 2)
         stored = self.pair_code[np.repeat(self.pair_offsets[rows], n * (n - 1) // 2) + k]
         codes[block, _PAIR_I[k], _PAIR_J[k]] = stored
         codes[block, _PAIR_J[k], _PAIR_I[k]] = stored
@@ -185,7 +179,7 @@ class WeaveData:
         qm9_index = np.sort(graphs.indices if qm9_indices is None else np.asarray(qm9_indices, dtype=np.int64))
         batch, rows = graphs.batch, graphs.rows(qm9_index)
         n = batch.n_atoms[rows].astype(np.int64)
-        atom_block, local = _ragged_positions(n)
+        atom_block, local = ragged_positions(n)
         atoms = batch.atoms[np.repeat(batch.atom_offsets[rows], n) + local]
         charge_column = ATOM_FEATURES.index("partial_charge")
         integer_part = atoms.copy()
@@ -202,7 +196,7 @@ class WeaveData:
         diagonal = np.repeat(batch.pair_offsets[rows], n) + local * (n[atom_block] + 1)
         if batch.pair_bits[diagonal].any():
             raise ValueError("pair features of an atom with itself are not zero")
-        block, k = _ragged_positions(n * (n - 1) // 2)
+        block, k = ragged_positions(n * (n - 1) // 2)
         i, j, n_of_pair = _PAIR_I[k], _PAIR_J[k], n[block]
         start = np.repeat(batch.pair_offsets[rows], n * (n - 1) // 2)
         upper, lower = batch.pair_bits[start + i * n_of_pair + j], batch.pair_bits[start + j * n_of_pair + i]
