@@ -68,7 +68,7 @@ def main() -> None:
             start = time.perf_counter()
             types = explain_rows(model, weave, all_rows, rule, start=start_at, batch_size=args.batch_size)
             seconds = time.perf_counter() - start
-            error = np.abs(types.signed.sum(1) * types.n_atoms + types.absorbed - types.start) / np.abs(types.start)
+            error = types.conservation_gap() / np.abs(types.start)
             timings.append({"rule": name, "start": start_at, "seconds": round(seconds, 1),
                             "ms_per_molecule": round(1000 * seconds / len(all_rows), 2),
                             "whole_fold_minutes_extrapolated": round(seconds / len(all_rows) * len(usable) / 60, 1),

@@ -128,6 +128,7 @@ def test_type_relevance_by_hand():
     np.testing.assert_allclose(types.signed[0], list(expected_signed.values()))
     np.testing.assert_allclose(types.absolute[0], list(expected_absolute.values()))
     assert len(TYPES) == 12 and types.signed.sum() * 2 + types.absorbed[0] == types.start[0]
+    assert types.conservation_gap()[0] == 0
     both = TypeRelevance.concatenate([types, types[[0]]])
     both = replace(both, signed=both.signed * [[1], [-4]]).normalized()
     np.testing.assert_allclose(both.signed[:, TYPES.index("bond type")], [2 / 8, -1])  # 2 and −8, scaled by 8
@@ -146,10 +147,8 @@ def test_unsupported_models_and_arguments_are_refused(case):
 
 
 def test_committed_quick_model_on_qm9_molecules():
-    # float32 model. Its baseline gives each atom's partial charge a huge share that cancels over the
-    # molecule (the committed fit has w_q ≈ −1.5e6 bohr³/e), so conservation of the output holds only to
-    # float32 rounding of those shares (~0.03 bohr³); that of the network's term s·net to its own rounding.
-    # Batches sorted by size give the molecules back in order.
+    # float32 model: conservation holds to float32 rounding. Batches sorted by size give the molecules
+    # back in order.
     from course.data import qm9
     from course.features import qm9_graphs
     from course.models import weave_predict

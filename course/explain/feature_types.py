@@ -68,6 +68,10 @@ class TypeRelevance:
     def concatenate(cls, parts: Sequence[TypeRelevance]) -> TypeRelevance:
         return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
 
+    def conservation_gap(self) -> np.ndarray:
+        """|Σ_types signed · n_atoms + absorbed − start| per molecule: 0 up to round-off."""
+        return np.abs(self.signed.sum(1) * self.n_atoms + self.absorbed - self.start)
+
     def normalized(self) -> TypeRelevance:
         """``signed`` / max |signed| and ``absolute`` / max ``absolute`` over these molecules (see the
         module docstring); the other fields stay in property units."""
