@@ -44,25 +44,14 @@ def sizes(which: str) -> dict:
                 model=dict(width=64, n_layers=3, readout_width=128, head=(128,)))
 
 
-def choose(train_pool: np.ndarray, test_pool: np.ndarray, n_train: int | None, n_val: int, n_test: int | None,
-           seed: int) -> dict[str, np.ndarray]:
-    """Sorted QM9 indices of the training, validation and test molecules, drawn with ``seed``."""
-    shuffled = np.random.default_rng(seed).permutation(np.sort(train_pool))
-    val, train = shuffled[:n_val], shuffled[n_val:]
-    train = train if n_train is None else train[:n_train]
-    test = np.sort(test_pool)
-    if n_test is not None and n_test < len(test):
-        test = np.random.default_rng(seed + 1).choice(test, size=n_test, replace=False)
-    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
-
-
 def load_data(path: Path | None, fold: int, plan: dict, seed: int):
     """(WeaveData, QM9 indices per part): from ``path``, or built here from the QM9 caches."""
     from course.models.weave_data import WeaveData
+    from course.models.weave_training import split_molecules
 
     if path is not None:
         data = WeaveData.load(path)
-        parts = choose(data.qm9_index[data.fold != fold], data.qm9_index[data.fold == fold],
+        parts = split_molecules(data.qm9_index[data.fold != fold], data.qm9_index[data.fold == fold],
                        plan["n_train"], plan["n_val"], plan["n_test"], seed)
         return data, parts
     from course.data import qm9
@@ -70,7 +59,7 @@ def load_data(path: Path | None, fold: int, plan: dict, seed: int):
 
     table = qm9.load(verbose=False)
     train_pool, test_pool = table.split(test_fold=fold, usable_only=True)
-    parts = choose(train_pool, test_pool, plan["n_train"], plan["n_val"], plan["n_test"], seed)
+    parts = split_molecules(train_pool, test_pool, plan["n_train"], plan["n_val"], plan["n_test"], seed)
     wanted = np.concatenate(list(parts.values()))
     return WeaveData.from_qm9(qm9_graphs.load(verbose=False), table, wanted), parts
 

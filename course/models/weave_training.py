@@ -66,6 +66,20 @@ class Batches(keras.utils.PyDataset):
             self.order = self.rng.permutation(len(self.rows))
 
 
+def split_molecules(train_pool: np.ndarray, test_pool: np.ndarray, n_train: int | None, n_val: int,
+                    n_test: int | None, seed: int) -> dict[str, np.ndarray]:
+    """Sorted QM9 indices of the training, validation and test molecules of one fold, drawn with
+    ``seed``: validation first from a shuffle of the training pool, then the training molecules
+    (``None``: all the rest), and a random subset of the test pool (``None``: all of it)."""
+    shuffled = np.random.default_rng(seed).permutation(np.sort(train_pool))
+    val, train = shuffled[:n_val], shuffled[n_val:]
+    train = train if n_train is None else train[:n_train]
+    test = np.sort(test_pool)
+    if n_test is not None and n_test < len(test):
+        test = np.random.default_rng(seed + 1).choice(test, size=n_test, replace=False)
+    return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
+
+
 #: Atom features left out of the linear baseline: summed over a molecule they give its net charge,
 #: 0 for QM9's neutral molecules up to float32 rounding, so least squares would fit rounding noise
 #: with enormous weights (it did: −1.5e6 bohr³ per unit of partial charge, and α = −380,029 bohr³
