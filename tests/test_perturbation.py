@@ -71,6 +71,12 @@ def test_random_order_is_seeded_and_input_untouched(linear):
     first, second = (perturbation_curves(predict, X, contributions, baseline, seed=5) for _ in range(2))
     np.testing.assert_array_equal(first.random, second.random)
     np.testing.assert_array_equal(X, before)
+    calls = []
+    without = perturbation_curves(lambda A: calls.append(A) or predict(A), X, contributions, baseline, seed=5,
+                                  with_random=False)
+    assert without.random is None and len(calls) == 2 * 8  # most and least only, 8 steps each
+    np.testing.assert_array_equal(without.most, first.most)
+    assert without.score() == first.score()
     orders = removal_orders(contributions, seed=5)["random"]
     np.testing.assert_array_equal(np.sort(orders, axis=1), np.tile(np.arange(7), (len(X), 1)))
 

@@ -42,7 +42,14 @@ def _membership(names: Sequence[str]) -> np.ndarray:
     return np.array([[FEATURE_TYPES[n] == t for t in TYPES] for n in names], dtype=float)
 
 
-_ATOM_TYPES, _PAIR_TYPES = _membership(ATOM_FEATURES), _membership(PAIR_FEATURES)
+#: (21, 12) and (13, 12) 0/1 tables: the type of every atom feature and of every pair feature.
+ATOM_TYPE_MEMBERSHIP, PAIR_TYPE_MEMBERSHIP = _membership(ATOM_FEATURES), _membership(PAIR_FEATURES)
+
+
+def sum_per_type(atoms: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """(B, 12) sums of per-feature values ``atoms`` (B, A, 21) and ``pairs`` (B, A, A, 13) over each
+    type's features, all atoms and all pairs (padding must hold zeros)."""
+    return atoms.sum(axis=1) @ ATOM_TYPE_MEMBERSHIP + pairs.sum(axis=(1, 2)) @ PAIR_TYPE_MEMBERSHIP
 
 
 @dataclass(frozen=True)
@@ -85,12 +92,8 @@ class TypeRelevance:
 def feature_type_relevance(result: WeaveRelevance) -> TypeRelevance:
     """Relevance per feature type and atom of every molecule of one explained batch (not normalized)."""
     n = result.n_atoms[:, None].astype(float)
-
-    def per_type(atoms: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-        return (atoms.sum(axis=1) @ _ATOM_TYPES + pairs.sum(axis=(1, 2)) @ _PAIR_TYPES) / n
-
-    return TypeRelevance(signed=per_type(result.atoms, result.pairs),
-                         absolute=per_type(np.abs(result.atoms), np.abs(result.pairs)),
+    return TypeRelevance(signed=sum_per_type(result.atoms, result.pairs) / n,
+                         absolute=sum_per_type(np.abs(result.atoms), np.abs(result.pairs)) / n,
                          start=result.start, prediction=result.prediction, absorbed=result.absorbed(),
                          n_atoms=result.n_atoms)
 

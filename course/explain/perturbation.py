@@ -19,12 +19,12 @@ import numpy as np
 class PerturbationCurves:
     """Outputs (n, steps + 1) after removing ``removed[s]`` features, in each order.
 
-    ``fractions`` = removed / d runs from 0 to 1."""
+    ``fractions`` = removed / d runs from 0 to 1. ``random`` is None when it was not asked for."""
 
     removed: np.ndarray
     most: np.ndarray
     least: np.ndarray
-    random: np.ndarray
+    random: np.ndarray | None = None
 
     @property
     def fractions(self) -> np.ndarray:
@@ -66,12 +66,15 @@ def removal_orders(relevance: np.ndarray, seed: int = 0) -> dict[str, np.ndarray
 
 
 def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, relevance: np.ndarray,
-                        baseline: np.ndarray | float, steps: int | None = None, seed: int = 0) -> PerturbationCurves:
+                        baseline: np.ndarray | float, steps: int | None = None, seed: int = 0,
+                        with_random: bool = True) -> PerturbationCurves:
     """The model output of every sample as features are replaced by ``baseline`` in each order.
 
     ``predict(X) -> (n,)`` scores is any model; ``relevance`` (n, d) ranks the features of each sample;
     ``baseline`` is a scalar, one value per feature (the training mean) or one row per sample. One
-    ``predict`` call per step and order.
+    ``predict`` call per step and order. The random order does not depend on ``relevance``: when
+    several explanations of the same samples are compared, ``with_random=False`` saves its calls for
+    all but one.
     """
     X = np.asarray(X, dtype=float)
     if np.shape(relevance) != X.shape:
@@ -79,7 +82,10 @@ def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarr
     base = np.broadcast_to(np.asarray(baseline, dtype=float), X.shape)
     removed = removal_steps(X.shape[1], steps)
     curves = {}
-    for name, order in removal_orders(relevance, seed).items():
+    orders = removal_orders(relevance, seed)
+    if not with_random:
+        del orders["random"]
+    for name, order in orders.items():
         rank = np.empty_like(order)
         np.put_along_axis(rank, order, np.arange(X.shape[1])[None].repeat(len(X), axis=0), axis=1)
         curves[name] = np.stack([np.asarray(predict(np.where(rank < k, base, X))).reshape(len(X))
