@@ -31,14 +31,22 @@ contribution: its β-term has nothing to go to). Conservation then holds exactly
 
     Σ_i R_i + Σ_layers (bias + stabilizer) = start value.
 
-**Other implementations** (PyTorch; read from their source, not run here) put the bias in the
-denominators too and drop its share, so their input relevances are comparable with
-``LRPResult.relevance`` where the rules coincide: LRP-0/ε as zennit's ``Epsilon`` and captum's
-``EpsilonRule`` (both take sign(0) = +1); ``AlphaBeta`` as zennit's; ``ZPlus`` as zennit's ``ZPlus``
-on inputs ≥ 0 (zennit's is αβ with α = 1, β = 0 on any input). They differ elsewhere: captum's
-``GammaRule`` and ``Alpha1_Beta0_Rule`` leave the bias unmodified, zennit's generalized γ (Andéol
-et al. 2021) favours negative weights where z_k < 0 and treats negative inputs apart, and both add a
-stabilizer (1e-6, 1e-9) to every denominator where this module divides exactly.
+**Other implementations** (PyTorch) put the bias in the denominators too and drop its share.
+``tests/test_lrp_reference.py`` runs captum (0.9) on PyTorch copies of float64 networks and gets the
+same input relevances to rounding (~1e-15 relative) where the rules coincide: LRP-0 and ε as
+captum's ``EpsilonRule(ε)`` (ε·sign(z), sign(0) = +1; ε = 0 for LRP-0, which gives NaN where a
+denominator is 0 and this module 0), starting from the model's output for the target
+(``start="output"``, the logit when the last layer is linear) and passing ReLU and tanh unchanged.
+captum's ``GammaRule`` and ``Alpha1_Beta0_Rule`` take the weights w + γw⁺ and w⁺ (w⁺ on inputs of
+either sign: ``ZPlus``, not ``AlphaBeta(1, 0)``) but leave the bias as it is, so they agree with
+``Gamma`` and ``ZPlus`` only on layers without bias (``set_bias_to_zero=True`` instead drops the
+bias from the denominators, which no rule here does); they also add 1e-9·sign(z) to every
+denominator where this module divides exactly, which moves the relevances by up to about 1e-6
+relative (the test lowers it to compare exactly). captum has no general αβ rule. zennit (read from
+its source, not run here: it needs torchvision) computes ``AlphaBeta`` as here and ``ZPlus`` as here
+on inputs ≥ 0 (its ``ZPlus`` is αβ with α = 1, β = 0 on any input); its generalized γ (Andéol et al.
+2021) favours negative weights where z_k < 0 and treats negative inputs apart, and it adds a
+stabilizer of 1e-6 to every denominator.
 
 **Where relevance starts.** With ``start="logit"`` (the default) at the pre-activation of the last
 layer, with ``start="output"`` at the model's output. For a sigmoid classifier the logit is the
