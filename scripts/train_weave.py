@@ -90,6 +90,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "solutions" / "weave")
     parser.add_argument("--epochs", type=int, default=None, help="override the budget's epochs")
     parser.add_argument("--n-train", type=int, default=None, help="override the budget's training molecules")
+    parser.add_argument("--n-val", type=int, default=None, help="override the budget's validation molecules")
+    parser.add_argument("--n-test", type=int, default=None, help="override the budget's test molecules (a smoke test)")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--patience", type=int, default=30)
@@ -98,6 +100,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="threads that pad batches")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--log-epochs", action="store_true", help="print one line per epoch (for logs)")
     args = parser.parse_args()
 
     # Keras reads KERAS_BACKEND on import, so the library is imported only now.
@@ -108,8 +111,8 @@ def main() -> None:
 
     which = args.budget or budget.current()
     plan = sizes(which)
-    plan.update({k: v for k, v in (("epochs", args.epochs), ("n_train", args.n_train),
-                                   ("batch_size", args.batch_size)) if v is not None})
+    plan.update({k: v for k, v in (("epochs", args.epochs), ("n_train", args.n_train), ("n_val", args.n_val),
+                                   ("n_test", args.n_test), ("batch_size", args.batch_size)) if v is not None})
     started = time.perf_counter()
     data, parts = load_data(args.data, args.fold, plan, args.seed)
     load_seconds = time.perf_counter() - started
@@ -127,7 +130,8 @@ def main() -> None:
         model = build_weave_model(**plan["model"], readout=args.readout)
         t0 = time.perf_counter()
         history = train(model, data, rows["train"], rows["val"], column, config,
-                        checkpoint=f"{stem}.weights.h5", progress=not args.quiet, workers=args.workers)
+                        checkpoint=f"{stem}.weights.h5", progress=not args.quiet, workers=args.workers,
+                        log=args.log_epochs)
         mae = evaluate(model, data, rows["test"], column)
         model.save_weights(f"{stem}.weights.h5")  # the restored best weights, also when none was checkpointed
         record = {

@@ -30,7 +30,7 @@ PROPERTIES = {"alpha": ("alpha_bohr3", "bohr³"), "zpve": ("zpve_eV", "eV")}
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train. ``patience`` counts epochs without a better validation MAE; ``max_minutes``
-    stops between epochs once exceeded (the GPU machine kills a command after 10 minutes)."""
+    stops between epochs before it would be exceeded (see :class:`LearningCurve`)."""
 
     epochs: int = 100
     batch_size: int = 64
@@ -114,12 +114,14 @@ def _scaled_loss(kind: str, scale: float):
 
 
 class LearningCurve(keras.callbacks.Callback):
-    """Per-epoch metrics, learning rate and seconds; a tqdm bar over epochs; stops training
-    between epochs once ``max_minutes`` have passed."""
+    """Per-epoch metrics, learning rate and seconds; a tqdm bar over epochs (``progress``) or one
+    printed line per epoch (``log``); stops training between epochs as soon as one more epoch as
+    long as the last one would end after ``max_minutes`` (the GPU machine kills a command after 10
+    minutes, so the budget must hold, not merely be checked once it is spent)."""
 
-    def __init__(self, epochs: int, max_minutes: float | None = None, progress: bool = True):
+    def __init__(self, epochs: int, max_minutes: float | None = None, progress: bool = True, log: bool = False):
         super().__init__()
-        self.epochs, self.max_minutes, self.progress = epochs, max_minutes, progress
+        self.epochs, self.max_minutes, self.progress, self.log = epochs, max_minutes, progress, log
         self.rows: list[dict] = []
         self.stopped_by_time = False
 
@@ -131,13 +133,18 @@ class LearningCurve(keras.callbacks.Callback):
         self.epoch_started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None) -> None:
+        now = time.perf_counter()
         lr = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
         row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"},
-               "lr": lr, "seconds": round(time.perf_counter() - self.epoch_started, 2)}
+               "lr": lr, "seconds": round(now - self.epoch_started, 2)}
         self.rows.append(row)
-        self.bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k in ("loss", "mae", "val_mae")})
+        shown = {k: f"{v:.4g}" for k, v in row.items() if k in ("loss", "mae", "val_mae")}
+        self.bar.set_postfix(shown)
         self.bar.update()
-        if self.max_minutes is not None and time.perf_counter() - self.started > 60 * self.max_minutes:
+        if self.log:
+            print(f"epoch {epoch + 1}/{self.epochs}: " + ", ".join(f"{k} {v}" for k, v in shown.items())
+                  + f", {row['seconds']:.1f} s ({(now - self.started) / 60:.1f} min)", flush=True)
+        if self.max_minutes is not None and now - self.started + (now - self.epoch_started) > 60 * self.max_minutes:
             self.stopped_by_time = True
             self.model.stop_training = True
 
@@ -146,13 +153,14 @@ class LearningCurve(keras.callbacks.Callback):
 
 
 def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: np.ndarray, column: str,
-          config: TrainConfig, checkpoint: str | Path | None = None, progress: bool = True, workers: int = 1) -> dict:
+          config: TrainConfig, checkpoint: str | Path | None = None, progress: bool = True, workers: int = 1,
+          log: bool = False) -> dict:
     """Fit ``model`` on ``train_rows`` to ``data.targets[column]``; returns the learning curve.
 
     Sets the model's target scaling from the training molecules, trains with early stopping on
     the validation MAE, and ends with the best validation weights in the model (and in
     ``checkpoint``, a ``.weights.h5`` path, written whenever the validation MAE improves).
-    ``workers`` > 1 pads batches in that many threads.
+    ``workers`` > 1 pads batches in that many threads; ``log`` prints one line per epoch.
     """
     keras.utils.set_random_seed(config.seed)
     y = data.targets[column]
@@ -164,7 +172,7 @@ def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: 
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * len(batches),
                                                       alpha=config.final_lr_fraction)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=_scaled_loss(config.loss, scale), metrics=["mae"])
-    curve = LearningCurve(config.epochs, config.max_minutes, progress)
+    curve = LearningCurve(config.epochs, config.max_minutes, progress, log)
     callbacks = [curve, keras.callbacks.EarlyStopping(monitor="val_mae", patience=config.patience,
                                                       restore_best_weights=True)]
     if checkpoint is not None:
