@@ -13,7 +13,7 @@ import pytest
 
 from course.models.weave import HISTOGRAM_BINS, AtomReadout, WeaveLayer, build_weave_model
 from course.models.weave_data import WeaveData
-from course.models.weave_training import TrainConfig, evaluate, predict, train
+from course.models.weave_training import TimedCosine, TrainConfig, evaluate, predict, train
 
 SMALL = dict(width=6, n_layers=3, readout_width=5, head=(7,), distance_centers=(0.0, 1.5, 3.0), distance_width=0.7)
 
@@ -190,6 +190,22 @@ def test_training_lowers_the_loss_and_the_checkpoint_restores_the_model(exported
     fresh.load_weights(checkpoint)
     np.testing.assert_allclose(predict(fresh, data, np.arange(250, 300)), predict(model, data, np.arange(250, 300)),
                                rtol=1e-6)
+
+
+def test_timed_cosine_decays_over_epochs_or_time_whichever_runs_out_first(exported):
+    schedule = TimedCosine(learning_rate=2e-3, final_fraction=0.1, epochs=10, max_minutes=2)
+    assert schedule.rate(0, 0.0) == pytest.approx(2e-3)
+    assert schedule.rate(5, 0.0) == pytest.approx(2e-3 * (0.1 + 0.9 * 0.5))  # half the epochs: cos(π/2) = 0
+    assert schedule.rate(1, 60.0) == pytest.approx(2e-3 * (0.1 + 0.9 * 0.5))  # half the 2 minutes
+    assert schedule.rate(2, 500.0) == pytest.approx(2e-4) == schedule.rate(12, 0.0)  # past the end: the floor
+    # Wired into training: a run with a time budget it does not reach follows the epochs.
+    data, _, _ = exported
+    model = build_weave_model(width=8, n_layers=1, readout_width=8, head=(8,))
+    history = train(model, data, np.arange(64), np.arange(64, 96), "alpha_bohr3",
+                    TrainConfig(epochs=4, batch_size=32, learning_rate=2e-3, final_lr_fraction=0.1, patience=4,
+                                max_minutes=60), progress=False)
+    expected = [2e-3 * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * e / 4))) for e in range(4)]
+    np.testing.assert_allclose([row["lr"] for row in history["curve"]], expected, rtol=1e-3)
 
 
 #: An interpreter with JAX and Keras but its own packages (the GPU machine's, or a venv that

@@ -3,7 +3,7 @@
 Batches are padded on the fly from the compact store (all of QM9 padded would take 6 GB), targets
 are standardised inside the model (:class:`~course.models.weave.TargetScale`: a least-squares
 "bag of atom features" baseline plus the spread of its residual), and training is ``model.fit``
-with Adam on a cosine-decayed learning rate, early stopping on a validation part of the training
+with Adam on a cosine-decayed learning rate (decayed over the time budget when there is one), early stopping on a validation part of the training
 folds, a best-weights checkpoint, a tqdm bar and a per-epoch learning curve. No RDKit, pandas or
 TensorFlow here: this runs on the JAX-only GPU machine too.
 """
@@ -152,6 +152,31 @@ class LearningCurve(keras.callbacks.Callback):
         self.bar.close()
 
 
+class TimedCosine(keras.callbacks.Callback):
+    """Cosine decay from ``learning_rate`` to ``final_fraction`` of it, set at the start of every epoch
+    from the progress max(epochs done / ``epochs``, time spent / ``max_minutes``).
+
+    A run that ``max_minutes`` will stop early (the GPU machine's 10-minute calls) then still ends
+    with a small learning rate, instead of being cut off while the rate planned for ``epochs`` epochs
+    is high. Only the time budget is unknown in advance; without it the per-step schedule is used."""
+
+    def __init__(self, learning_rate: float, final_fraction: float, epochs: int, max_minutes: float):
+        super().__init__()
+        self.learning_rate, self.final_fraction = learning_rate, final_fraction
+        self.epochs, self.max_seconds = epochs, 60 * max_minutes
+
+    def on_train_begin(self, logs=None) -> None:
+        self.started = time.perf_counter()
+
+    def rate(self, epoch: int, elapsed: float) -> float:
+        progress = min(1.0, max(epoch / self.epochs, elapsed / self.max_seconds))
+        cosine = 0.5 * (1 + math.cos(math.pi * progress))
+        return self.learning_rate * (self.final_fraction + (1 - self.final_fraction) * cosine)
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        self.model.optimizer.learning_rate = self.rate(epoch, time.perf_counter() - self.started)
+
+
 def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: np.ndarray, column: str,
           config: TrainConfig, checkpoint: str | Path | None = None, progress: bool = True, workers: int = 1,
           log: bool = False) -> dict:
@@ -169,12 +194,17 @@ def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: 
     loader = dict(workers=workers, use_multiprocessing=False)
     batches = Batches(data, train_rows, y[train_rows], config.batch_size, shuffle=True, seed=config.seed, **loader)
     validation = Batches(data, val_rows, y[val_rows], config.batch_size, **loader)
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * len(batches),
-                                                      alpha=config.final_lr_fraction)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=_scaled_loss(config.loss, scale), metrics=["mae"])
     curve = LearningCurve(config.epochs, config.max_minutes, progress, log)
     callbacks = [curve, keras.callbacks.EarlyStopping(monitor="val_mae", patience=config.patience,
                                                       restore_best_weights=True)]
+    if config.max_minutes is None:
+        rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * len(batches),
+                                                      alpha=config.final_lr_fraction)
+    else:
+        rate = config.learning_rate
+        callbacks.insert(0, TimedCosine(config.learning_rate, config.final_lr_fraction, config.epochs,
+                                        config.max_minutes))
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss=_scaled_loss(config.loss, scale), metrics=["mae"])
     if checkpoint is not None:
         callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_mae", save_best_only=True,
                                                          save_weights_only=True))
