@@ -1,6 +1,10 @@
 """shap's and lime's explainers against exact Shapley values (course.explain.shapley) and closed forms.
 
 The first shap call in a process compiles shap's numba code (~10 s); the rest takes a few seconds."""
+import subprocess
+import sys
+import warnings
+
 import numpy as np
 import pytest
 
@@ -28,6 +32,14 @@ def test_shap_exact_explainer_equals_exact_shapley(network):
     np.testing.assert_allclose(shap_values(predict, X, background, "exact"), exact, rtol=1e-10, atol=1e-10)
     column = shap_values(lambda A: predict(A)[:, None], X, background[0], "exact")  # (rows, 1), one baseline
     np.testing.assert_allclose(column, exact_shapley(predict, X, background[0]).values, rtol=1e-10, atol=1e-10)
+
+
+def test_the_whole_background_is_used_not_shaps_default_100_rows():
+    predict = mlp(4, seed=6)
+    rng = np.random.default_rng(6)
+    X, background = rng.normal(size=(2, 4)), rng.normal(size=(150, 4))
+    np.testing.assert_allclose(shap_values(predict, X, background, "exact"),
+                               exact_shapley(predict, X, background).values, rtol=1e-10, atol=1e-10)
 
 
 def test_permutation_converges_to_exact(network):
@@ -114,9 +126,10 @@ def test_lime_is_seeded(linear):
                            first.coefficients)
 
 
-def test_nothing_on_stdout_or_stderr(network, linear, capfd):
+def test_nothing_on_stdout_or_stderr(network, linear, capfd, caplog):
     # nbgrader counts output on stderr as a failed cell. 150 background rows make shap's Kernel
-    # explainer log a warning about its run time; lime is run on a non-linear model.
+    # explainer log a warning about its run time, which pytest would catch before it reached stderr
+    # (caplog); lime is run on a non-linear model.
     predict, X, _, _ = network
     background = np.random.default_rng(5).normal(size=(150, 8))
     capfd.readouterr()
@@ -125,6 +138,17 @@ def test_nothing_on_stdout_or_stderr(network, linear, capfd):
     lime_values(predict, X[:2], background, num_samples=200)
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
+    assert not caplog.records
+
+
+def test_no_warnings_escape(network):
+    # Too few coalitions make shap's Kernel regression singular, and it warns; importing shap warns
+    # about its matplotlib colour maps.
+    predict, X, background, _ = network
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shap_values(predict, X[:1], background, "kernel", nsamples=5)
+    subprocess.run([sys.executable, "-W", "error", "-c", "import course.explain.model_agnostic"], check=True)
 
 
 def test_errors_name_the_argument(linear):

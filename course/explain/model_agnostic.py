@@ -8,7 +8,9 @@ for the sampling methods, of noise. The wrappers make them comparable with exact
   and returns a plain (n, d) array. The Exact explainer equals ``exact_shapley``; the Permutation
   explainer averages marginal contributions over random feature orders (each also run backwards), the
   Kernel explainer fits a weighted linear model on random coalitions (Lundberg & Lee 2017). Both
-  approach the exact values as their number of evaluations grows.
+  approach the exact values as their number of evaluations grows, and are exact in special cases: the
+  Kernel explainer when its samples cover all 2^d − 2 coalitions, the Permutation explainer, already
+  with one permutation, for models without interactions of three or more features.
 - ``lime_values`` runs LIME for tabular regression (Ribeiro et al. 2016) without discretization: it
   samples points from a Gaussian around the *training mean* (each feature with its training standard
   deviation, independently), weights them by closeness to the explained sample in standardized units,
@@ -16,7 +18,9 @@ for the sampling methods, of noise. The wrappers make them comparable with exact
   z_i = (x_i − μ_i)/σ_i. Its coefficients are slopes per standard deviation. The local model's change
   from the training mean (z = 0, where it predicts the intercept) to the sample is
   Σ_i coefficient_i · z_i, so coefficient_i · z_i is an additive attribution relative to the training
-  mean, like Shapley values with the training set as background; for a linear model they coincide.
+  mean, like Shapley values with the training set as background; for a linear model they coincide
+  (with ``ridge_alpha=0``). lime's ridge penalty (1) shrinks the coefficients, little for a sample near
+  the training mean, but far from it (≳ 5 σ) few samples carry weight and they can collapse to ~0.
 
 Neither package may write to stderr here (nbgrader counts that as a failed cell): progress bars are
 off, and warnings and shap's log messages are suppressed for the duration of the call. shap's sampling
@@ -72,6 +76,7 @@ def shap_values(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, back
     ``algorithm`` is "exact", "permutation" (kwargs go to the call, e.g. ``max_evals``, shap's default
     500 evaluations per sample) or "kernel" (kwargs go to ``shap_values``, e.g. ``nsamples``;
     ``l1_reg`` defaults to False here, no feature selection, where shap would keep only 10 features).
+    The first Exact or Permutation call in a process takes ~10 s longer: shap compiles its numba code.
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
