@@ -38,7 +38,7 @@ import numpy as np
 from lime.lime_tabular import LimeTabularExplainer
 from sklearn.linear_model import Ridge
 
-from course.explain.shapley import _rows
+from course.explain.shapley import samples_and_reference
 
 with warnings.catch_warnings():  # shap's plotting colours use matplotlib calls it deprecates
     warnings.simplefilter("ignore")
@@ -80,7 +80,7 @@ def shap_values(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, back
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-    X, background = _rows(X, background)
+    X, background = samples_and_reference(X, background)
     model = _scalar(predict)
     with _quiet(seed):
         if algorithm == "kernel":
@@ -122,7 +122,7 @@ def lime_values(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, trai
     """
     if num_samples < 2:
         raise ValueError(f"num_samples must be at least 2, got {num_samples}")
-    X, training = _rows(X, training, name="training")
+    X, training = samples_and_reference(X, training, name="training")
     model = _scalar(predict)
     with _quiet(seed):
         explainer = LimeTabularExplainer(training, mode="regression", discretize_continuous=False,

@@ -57,7 +57,8 @@ def shapley_weights(d: int) -> np.ndarray:
     return np.array([1 / (d * comb(d - 1, s)) for s in range(d)] + [0.0])
 
 
-def _rows(X: np.ndarray, background: np.ndarray, name: str = "background") -> tuple[np.ndarray, np.ndarray]:
+def samples_and_reference(X: np.ndarray, background: np.ndarray,
+                          name: str = "background") -> tuple[np.ndarray, np.ndarray]:
     """X as (n, d) and ``name`` (background rows or one baseline) as (m, d) float arrays, checked."""
     X = np.asarray(X, dtype=float)
     background = np.atleast_2d(np.asarray(background, dtype=float))
@@ -74,7 +75,7 @@ def coalition_values(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
     """v_x(S) (n, 2**d) for every sample and coalition (columns in the order of ``coalitions(d)``).
 
     All n · 2**d · m hybrid rows go through ``predict`` in chunks of at most ``batch_size`` rows."""
-    X, background = _rows(X, background)
+    X, background = samples_and_reference(X, background)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     n, d = X.shape
@@ -102,7 +103,7 @@ def exact_shapley(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, ba
     ``predict`` maps (rows, d) to (rows,) or (rows, 1) and is called once per chunk of at most
     ``batch_size`` rows; n · 2**d · m rows in all.
     """
-    X, background = _rows(X, background)
+    X, background = samples_and_reference(X, background)
     v = coalition_values(predict, X, background, batch_size)
     masks = coalitions(X.shape[1])
     size = masks.sum(axis=1)
@@ -114,7 +115,7 @@ def exact_shapley(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, ba
 
 def linear_shapley(weights: np.ndarray, X: np.ndarray, background: np.ndarray) -> np.ndarray:
     """Shapley values (n, d) of f(x) = w·x + c in closed form: w_i (x_i − mean over background of b_i)."""
-    X, background = _rows(X, background)
+    X, background = samples_and_reference(X, background)
     weights = np.asarray(weights, dtype=float)
     if weights.shape != (X.shape[1],):
         raise ValueError(f"weights must be ({X.shape[1]},) like the columns of X, got shape {weights.shape}")
