@@ -155,6 +155,12 @@ def _weave_layer(ledger: _Ledger, layer: WeaveLayer, t: dict, atoms: Any, pairs:
     return R_in_atoms, R_in_pairs
 
 
+def explained_value(model: WeaveModel, trace: dict, start: str) -> Any:
+    """(B,) the value LRP explains, from :meth:`WeaveModel.trace`: the prediction (``"output"``) or the
+    network's part s·net of it (``"network"``)."""
+    return trace["output"][:, 0] if start == "output" else model.target_scale.scale * trace["net"][:, 0]
+
+
 def explain_weave(model: WeaveModel, inputs: dict[str, np.ndarray], rule: Rule | Composite,
                   start: str = "output") -> WeaveRelevance:
     """LRP relevance of every atom and pair feature for each molecule's prediction.
@@ -179,11 +185,10 @@ def explain_weave(model: WeaveModel, inputs: dict[str, np.ndarray], rule: Rule |
     scale = model.target_scale
     R_net = scale.scale * t["net"]
     R_baseline = ops.zeros_like(atoms)
-    start_value = R_net[:, 0]
+    start_value = explained_value(model, t, start)
     if start == "output":
         R_baseline = atoms * scale.reference * atom_mask[..., None]
         ledger.absorb("target_scale/offset", ops.zeros_like(start_value) + scale.offset)
-        start_value = t["output"][:, 0]
 
     R = R_net
     head_inputs = [t["readout"]["molecule"]] + [step["a"] for step in t["head"][:-1]]

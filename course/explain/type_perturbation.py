@@ -19,7 +19,7 @@ import numpy as np
 from keras import ops
 
 from course.explain.feature_types import ATOM_TYPE_MEMBERSHIP, PAIR_TYPE_MEMBERSHIP, TYPES, sum_per_type
-from course.explain.lrp_weave import STARTS
+from course.explain.lrp_weave import STARTS, explained_value
 from course.models.autodiff import gradients
 from course.models.weave import WeaveModel
 from course.models.weave_data import WeaveData
@@ -40,12 +40,6 @@ def feature_means(data: WeaveData, rows: np.ndarray, batch_size: int = 256) -> t
         n_atoms += x["atom_mask"].sum(dtype=float)
         n_pairs += x["pair_mask"].sum(dtype=float)
     return atom_sum / n_atoms, pair_sum / n_pairs
-
-
-def _explained(model: WeaveModel, inputs: dict, start: str):
-    """The value LRP explains with ``start``: the prediction, or the network's part s·net of it."""
-    t = model.trace(inputs)
-    return t["output"][:, 0] if start == "output" else model.target_scale.scale * t["net"][:, 0]
 
 
 class TypeRemoval:
@@ -93,7 +87,8 @@ class TypeRemoval:
             raise ValueError(f"keep must have shape ({self.n}, {len(TYPES)}), got {keep.shape}")
         values = np.empty(self.n)
         for chunk, x in self.batches:
-            values[chunk] = ops.convert_to_numpy(_explained(self.model, self.inputs(x, keep[chunk]), self.start))
+            trace = self.model.trace(self.inputs(x, keep[chunk]))
+            values[chunk] = ops.convert_to_numpy(explained_value(self.model, trace, self.start))
         return values
 
     def gradient_relevance(self) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +97,8 @@ class TypeRemoval:
         times_input, sensitivity = np.empty((self.n, len(TYPES))), np.empty((self.n, len(TYPES)))
         for chunk, x in self.batches:
             def total(atoms, pairs):
-                return ops.sum(_explained(self.model, {**x, "atoms": atoms, "pairs": pairs}, self.start))
+                trace = self.model.trace({**x, "atoms": atoms, "pairs": pairs})
+                return ops.sum(explained_value(self.model, trace, self.start))
 
             g_atoms, g_pairs = gradients(total, x["atoms"], x["pairs"])
             g_atoms, g_pairs = g_atoms * x["atom_mask"][..., None], g_pairs * x["pair_mask"][..., None]

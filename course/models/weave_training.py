@@ -3,8 +3,9 @@
 Batches are padded on the fly from the compact store (all of QM9 padded would take 6 GB), targets
 are standardised inside the model (:class:`~course.models.weave.TargetScale`: a least-squares
 "bag of atom features" baseline plus the spread of its residual), and training is ``model.fit``
-with Adam on a cosine-decayed learning rate (decayed over the time budget when there is one), early stopping on a validation part of the training
-folds, a best-weights checkpoint, a tqdm bar and a per-epoch learning curve. No RDKit, pandas or
+with Adam on a cosine-decayed learning rate (decayed over the time budget when there is one),
+early stopping on a validation part of the training folds, a best-weights checkpoint, a tqdm bar
+and a per-epoch learning curve. No RDKit, pandas or
 TensorFlow here: this runs on the JAX-only GPU machine too.
 """
 from __future__ import annotations
