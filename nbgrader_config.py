@@ -5,6 +5,13 @@ test suite's scratch courses) describes a course rooted there.
 """
 import os
 
+from course import QUIET_TENSORFLOW
+
+# Kernels started by nbgrader inherit this process's environment: TensorFlow stays silent from
+# its first import on (stderr in a graded cell scores zero).
+for key, value in QUIET_TENSORFLOW.items():
+    os.environ.setdefault(key, value)
+
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
 c.CourseDirectory.course_id = "mlchem-interpretable"

@@ -14,14 +14,14 @@ def setup(seed: int = 0) -> np.random.Generator:
     """Prepare a notebook kernel and return ``np.random.default_rng(seed)``.
 
     nbgrader scores any stderr output in a graded cell as a failure, so library chatter
-    (TensorFlow, absl, matplotlib font cache, sklearn convergence notes) is silenced here.
+    (absl, matplotlib font cache, sklearn convergence notes) is silenced here; TensorFlow's
+    start-up lines are silenced by importing :mod:`course` (:data:`course.QUIET_TENSORFLOW`).
 
     BLAS runs on one thread: the notebooks' linear algebra is small, and on 2-core machines
     several kernels at once (autograding, a laptop with other work) made OpenBLAS threads
     busy-wait and one KRR cell ten times slower. Measured alone, Module 2 takes 73 s with one
     thread or with the default two.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     warnings.filterwarnings("ignore")
     for name in ("tensorflow", "absl", "matplotlib", "jax", "h5py"):

@@ -14,8 +14,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from course import QUIET_TENSORFLOW, machine, results
 from course import budget as budgets
-from course import machine, results
 from course.grading import nbgrader_meta
 from course.paths import CourseError, notebook, repo_root
 
@@ -58,7 +58,7 @@ def execute(module: str, budget: str, out_dir: Path, root: Path | None = None) -
         rows_file = Path(scratch) / "rows.jsonl"
         rows_file.touch()
         env = {budgets.ENV_VAR: budget, results.ENV_FILE: str(rows_file), results.ENV_MODULE: module,
-               "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+               **QUIET_TENSORFLOW, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
         client = NotebookClient(nb, timeout=CELL_TIMEOUT[budget], kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         started = time.perf_counter()

@@ -43,12 +43,20 @@ def test_shapes_dtypes_and_balance(ds):
     assert set(np.unique(ds.class_labels)) == set(ds.class_names)
 
 
+#: Regenerated parameters agree with the committed ones to a few units in the last place: the
+#: random bits are the same everywhere, but numpy's exp (A_s = e^{ln 10^10 A_s} · 1e-10) and
+#: libm inside the normal sampler differ by an ulp between CPUs (AVX-512 against AVX2 kernels).
+PARAMETER_RTOL = 1e-14
+
+
 def test_parameters_match_their_per_spectrum_seeds(ds):
     seed = ds.metadata["seed"]
-    for i in range(len(ds.labels)):
-        expected = gen.draw_parameters(gen.spectrum_rng(seed, i), gen.class_of(i))
-        assert tuple(ds.params[i]) == tuple(expected[k] for k in ds.params.dtype.names)
-        assert gen.class_of(i) == ds.class_id[i]
+    names = ds.params.dtype.names
+    regenerated = [gen.draw_parameters(gen.spectrum_rng(seed, i), gen.class_of(i)) for i in range(len(ds.labels))]
+    for name in names:
+        np.testing.assert_allclose(ds.params[name], [p[name] for p in regenerated], rtol=PARAMETER_RTOL, atol=0,
+                                   err_msg=f"parameter {name}")
+    assert np.array_equal(ds.class_id, [gen.class_of(i) for i in range(len(ds.labels))])
     lcdm = ds.params[ds.labels == 0]
     assert np.all(lcdm["w0"] == -1) and np.all(lcdm["wa"] == 0) and np.all(lcdm["nrun"] == 0) and np.all(lcdm["r"] == 0)
     de = ds.params[ds.class_labels == "dark_energy"]
