@@ -108,6 +108,24 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from course.models import weave_fold
+
+    out = Path(args.out) if args.out else paths.repo_root() / "solutions" / "weave"
+    for fold in args.folds:
+        for prop in args.properties:
+            print(f"{prop}, fold {fold}, {args.budget} budget:", flush=True)
+            record = weave_fold.run_fold(prop, fold, args.budget, out, max_minutes=args.max_minutes,
+                                         epochs=args.epochs, n_train=args.n_train, progress=not args.quiet, log=True)
+            if record is None:
+                print(f"  stopped after {args.max_minutes} min; the same command resumes from "
+                      f"{weave_fold.stem(prop, fold, args.budget, out)}.state.npz")
+                return 0
+            print(f"  test MAE {record['test_mae']:.4g} {record['unit']} on {record['n_test']} molecules; "
+                  f"{weave_fold.stem(prop, fold, args.budget, out)}.json and .weights.h5 written")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -138,6 +156,19 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("file", metavar="FILE.xyz")
     predict.add_argument("--property", choices=("alpha", "zpve", "both"), default="both")
     predict.set_defaults(run=cmd_predict)
+    training = commands.add_parser("train", help="train or resume weave models of Module 4 on folds of QM9")
+    training.add_argument("properties", nargs="+", choices=("alpha", "zpve"), metavar="PROPERTY",
+                          help="alpha and/or zpve")
+    training.add_argument("--folds", nargs="+", type=int, default=[0], choices=range(10), metavar="K",
+                          help="test folds, 0..9 (default 0)")
+    training.add_argument("--budget", choices=budgets.BUDGETS, default="quick")
+    training.add_argument("--max-minutes", type=float, default=None,
+                          help="stop between epochs before this stretch would pass it (resume later)")
+    training.add_argument("--out", metavar="DIR", help="default solutions/weave")
+    training.add_argument("--epochs", type=int, default=None, help="override the budget's epochs (smoke runs)")
+    training.add_argument("--n-train", type=int, default=None, help="override the budget's training molecules")
+    training.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch stays)")
+    training.set_defaults(run=cmd_train)
     return parser
 
 

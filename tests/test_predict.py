@@ -63,3 +63,14 @@ def test_cli_prints_both_properties_with_units_and_names_bad_files(test_molecule
     assert "bad.xyz, line 4" in capsys.readouterr().err
     assert cli.main(["predict", str(tmp_path / "missing.xyz")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_molecules_outside_qm9s_sizes_are_flagged(tmp_path):
+    methane = tmp_path / "methane.xyz"
+    methane.write_text("5\nmethane\nC 0 0 0\nH 0.629 0.629 0.629\nH -0.629 -0.629 0.629\n"
+                       "H -0.629 0.629 -0.629\nH 0.629 -0.629 -0.629\n")
+    (prediction,) = weave_predict.predict_xyz(methane, ("alpha",))
+    assert len(prediction.warnings) == 1 and "1 heavy atom" in prediction.warnings[0]
+    assert "warning: 1 heavy atom" in str(prediction)
+    assert weave_predict.domain_warnings(list("CCCNOH")) == []  # 5 heavy atoms: inside QM9
+    assert "at most 9" in weave_predict.domain_warnings(["C"] * 10 + ["H"] * 12)[0]

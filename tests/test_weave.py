@@ -11,9 +11,9 @@ import keras
 import numpy as np
 import pytest
 
-from course.models.weave import HISTOGRAM_BINS, AtomReadout, WeaveLayer, build_weave_model
-from course.models.weave_data import WeaveData
-from course.models.weave_training import TimedCosine, TrainConfig, evaluate, predict, train
+from course.models.weave import HISTOGRAM_BINS, AtomReadout, PaddedGraph, WeaveLayer, build_weave_model
+from course.models.weave_data import Capacity, WeaveData, pack
+from course.models.weave_training import TrainConfig, evaluate, predict, train
 
 SMALL = dict(width=6, n_layers=3, readout_width=5, head=(7,), distance_centers=(0.0, 1.5, 3.0), distance_width=0.7)
 
@@ -75,10 +75,10 @@ def test_weave_layer_matches_numpy_equations():
     x = random_graph(rng, 5, n_atom=4, n_pair=3, pad_to=7)
     x["pairs"] = rng.normal(size=x["pairs"].shape)  # also asymmetric pairs and garbage in padding
     layer = WeaveLayer(width=6, dtype="float64")
-    atoms, pairs = (keras.ops.convert_to_numpy(t) for t in layer(x["atoms"], x["pairs"], x["atom_mask"], x["pair_mask"]))
+    atoms, pairs = (keras.ops.convert_to_numpy(t) for t in layer(x["atoms"], x["pairs"], graph=PaddedGraph(x)))
     for w in layer.weights:  # random biases too, so that a missing bias would show
         w.assign(rng.normal(size=w.shape))
-    atoms, pairs = (keras.ops.convert_to_numpy(t) for t in layer(x["atoms"], x["pairs"], x["atom_mask"], x["pair_mask"]))
+    atoms, pairs = (keras.ops.convert_to_numpy(t) for t in layer(x["atoms"], x["pairs"], graph=PaddedGraph(x)))
     ref_atoms, ref_pairs = numpy_weave(layer, **x)
     assert atoms.dtype == np.float64 and np.abs(atoms).max() > 1
     np.testing.assert_allclose(atoms[0], ref_atoms, rtol=1e-10, atol=1e-10)
@@ -89,7 +89,7 @@ def test_histogram_readout_is_normalised_gaussian_membership():
     rng = np.random.default_rng(2)
     atoms, mask = rng.normal(size=(2, 4, 3)), np.array([[1, 1, 1, 0], [1, 1, 0, 0]], float)
     readout = AtomReadout(width=5, mode="histogram", dtype="float64")
-    out = keras.ops.convert_to_numpy(readout(atoms, mask))
+    out = keras.ops.convert_to_numpy(readout(atoms, graph=PaddedGraph({"atom_mask": mask})))
     h = atoms @ readout.project.kernel.numpy() + readout.project.bias.numpy()
     mu, s = np.array(HISTOGRAM_BINS).T
     density = np.exp(-(h[..., None] - mu) ** 2 / (2 * s ** 2)) / (s * np.sqrt(2 * np.pi))
@@ -192,20 +192,69 @@ def test_training_lowers_the_loss_and_the_checkpoint_restores_the_model(exported
                                rtol=1e-6)
 
 
-def test_timed_cosine_decays_over_epochs_or_time_whichever_runs_out_first(exported):
-    schedule = TimedCosine(learning_rate=2e-3, final_fraction=0.1, epochs=10, max_minutes=2)
-    assert schedule.rate(0, 0.0) == pytest.approx(2e-3)
-    assert schedule.rate(5, 0.0) == pytest.approx(2e-3 * (0.1 + 0.9 * 0.5))  # half the epochs: cos(π/2) = 0
-    assert schedule.rate(1, 60.0) == pytest.approx(2e-3 * (0.1 + 0.9 * 0.5))  # half the 2 minutes
-    assert schedule.rate(2, 500.0) == pytest.approx(2e-4) == schedule.rate(12, 0.0)  # past the end: the floor
-    # Wired into training: a run with a time budget it does not reach follows the epochs.
+def test_two_epochs_straight_equal_one_epoch_resumed_on_a_fresh_model(exported, tmp_path):
+    """Stop after one epoch, rebuild everything, resume: the same weights as an uninterrupted run."""
     data, _, _ = exported
-    model = build_weave_model(width=8, n_layers=1, readout_width=8, head=(8,))
-    history = train(model, data, np.arange(64), np.arange(64, 96), "alpha_bohr3",
-                    TrainConfig(epochs=4, batch_size=32, learning_rate=2e-3, final_lr_fraction=0.1, patience=4,
-                                max_minutes=60), progress=False)
-    expected = [2e-3 * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * e / 4))) for e in range(4)]
-    np.testing.assert_allclose([row["lr"] for row in history["curve"]], expected, rtol=1e-3)
+    config = TrainConfig(epochs=2, batch_size=16, learning_rate=3e-3)
+    args = (data, np.arange(120), np.arange(120, 160), "alpha_bohr3", config)
+
+    def fresh():
+        keras.utils.set_random_seed(0)
+        return build_weave_model(width=8, n_layers=2, readout_width=8, head=(8,))
+
+    straight = fresh()
+    train(straight, *args, progress=False)
+    state = tmp_path / "run.state.npz"
+    first = fresh()
+    stretch = train(first, *args, state=state, max_minutes=1e-9, progress=False)  # one epoch, then out of time
+    assert not stretch["finished"] and stretch["epochs_run"] == 1 and state.is_file()
+    resumed = fresh()  # as on a new machine: new weights, new optimizer, only the state file kept
+    done = train(resumed, *args, state=state, progress=False)
+    assert done["finished"] and [r["epoch"] for r in done["curve"]] == [1, 2]
+    for a, b in zip(straight.weights, resumed.weights):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(b), keras.ops.convert_to_numpy(a), rtol=1e-5, atol=1e-7)
+    assert int(resumed.optimizer.iterations.numpy()) == int(straight.optimizer.iterations.numpy()) > 0
+    other = TrainConfig(epochs=3, batch_size=16, learning_rate=3e-3)
+    with pytest.raises(ValueError, match="state of another run.*config"):
+        train(fresh(), data, np.arange(120), np.arange(120, 160), "alpha_bohr3", other, state=state, progress=False)
+
+
+def test_sparse_and_padded_batches_give_the_same_predictions_and_gradients(exported):
+    """Real QM9 molecules, one float64 model with random weights: both layouts, same numbers."""
+    data, _, _ = exported
+    rng = np.random.default_rng(8)
+    model = small_model(rng)
+    model.target_scale.set_reference(rng.normal(size=21), 0.3, 2.0)
+    rows = np.arange(40)
+    capacity = Capacity.for_batches_of(48, data.n_atoms)
+    padded = {k: v.astype(np.float64) for k, v in data.padded(rows).items()}
+    sparse = {k: (v.astype(np.float64) if v.dtype == np.float32 else v) for k, v in data.sparse(rows, capacity).items()}
+    assert sparse["pairs"].shape[0] == capacity.pairs > (data.n_atoms[rows] * (data.n_atoms[rows] - 1) // 2).sum()
+    y_padded = keras.ops.convert_to_numpy(model(padded))[:, 0]
+    y_sparse = keras.ops.convert_to_numpy(model(sparse))[:, 0]
+    np.testing.assert_allclose(y_sparse[:40], y_padded, rtol=1e-11)
+    from course.models.autodiff import gradients
+
+    fixed = [keras.ops.convert_to_numpy(w) for w in model.non_trainable_weights]
+    def loss(inputs):
+        return lambda *values: keras.ops.sum(model.stateless_call(list(values), fixed, inputs)[0][:40] ** 2)
+    start = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+    g_padded, g_sparse = gradients(loss(padded), *start), gradients(loss(sparse), *start)
+    assert len(g_padded) == len(start) and min(np.abs(g).max() for g in g_padded) > 0  # every weight is reached
+    for a, b in zip(g_padded, g_sparse):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9 * np.abs(a).max())
+
+
+def test_packing_fills_batches_in_order_without_passing_the_capacity():
+    n = np.array([5, 9, 3, 8, 8, 2, 4])  # pairs 10, 36, 3, 28, 28, 1, 6
+    capacity = Capacity(molecules=3, atoms=16, pairs=60)
+    batches = pack(n, capacity)
+    # By hand: 5+9+3 > 16 atoms; 3+8+8 > 16 atoms; then 8, 2, 4 (14 atoms, 35 pairs, 3 molecules).
+    assert [b.tolist() for b in batches] == [[0, 1], [2, 3], [4, 5, 6]]
+    assert [b.tolist() for b in pack(n, Capacity(molecules=3, atoms=20, pairs=40))] == [[0], [1, 2], [3], [4, 5, 6]]
+    assert [b.tolist() for b in pack(n, Capacity(molecules=2, atoms=99, pairs=999))] == [[0, 1], [2, 3], [4, 5], [6]]
+    with pytest.raises(ValueError, match="29 atoms"):
+        pack(np.array([3, 29]), Capacity(molecules=4, atoms=20, pairs=500))
 
 
 #: An interpreter with JAX and Keras but its own packages (the GPU machine's, or a venv that

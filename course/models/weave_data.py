@@ -1,9 +1,9 @@
 """MG features of QM9 in a compact, RDKit-free form that pads itself into weave-model batches.
 
-The GPU machine has neither RDKit nor the QM9 caches, and what travels there is capped at 64 MiB,
-so :func:`WeaveData.from_qm9` (run here) repacks the cached ``GraphBatch`` of
+Training reads every usable QM9 molecule many times, and a machine without RDKit (a JAX-only
+accelerator) must be able to train too, so :func:`WeaveData.from_qm9` repacks the cached ``GraphBatch`` of
 ``course.features.qm9_graphs``, and :meth:`WeaveData.save` writes one compressed ``.npz``
-(measured for all 130,827 usable molecules: see ``scripts/export_weave_data.py``). Every array is
+(35 MiB for all 130,827 usable molecules: ``weave_fold.all_molecules``). Every array is
 exact except the distances, which are recomputed from float32 coordinates (|Δ| < 1e-5 Å, checked
 at export):
 
@@ -18,7 +18,11 @@ at export):
 * ``n_atoms``, ``qm9_index``, ``fold`` (canonical split) per molecule and ``target/<column>``
   (float64) for the properties the course trains on.
 
-This module imports neither RDKit nor pandas, so the training script runs on the GPU machine.
+Batches come out in either layout of the weave model: :meth:`WeaveData.padded` (29 atoms and
+29² pairs per molecule) or :meth:`WeaveData.sparse` (real atoms and unordered pairs only, packed
+to a fixed :class:`Capacity` by :func:`pack`).
+
+This module imports neither RDKit nor pandas.
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ import numpy as np
 
 from course.features.layout import MAX_ATOMS, ragged_positions
 
-if TYPE_CHECKING:  # built here from the RDKit-made caches; never needed on the GPU machine
+if TYPE_CHECKING:  # built from the RDKit-made caches; never needed to train
     from course.data.qm9 import QM9
     from course.features.qm9_graphs import QM9Graphs
 
@@ -50,6 +54,49 @@ def _pair_order(max_atoms: int = MAX_ATOMS) -> tuple[np.ndarray, np.ndarray]:
 
 
 _PAIR_I, _PAIR_J = _pair_order()
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Fixed sizes of a sparse batch: at most ``molecules`` molecules, ``atoms`` atoms and
+    ``pairs`` unordered pairs. One capacity for every batch means one compiled shape."""
+
+    molecules: int
+    atoms: int
+    pairs: int
+
+    def holds(self, n_atoms: np.ndarray) -> bool:
+        n = np.asarray(n_atoms, dtype=np.int64)
+        return len(n) <= self.molecules and n.sum() <= self.atoms and (n * (n - 1) // 2).sum() <= self.pairs
+
+    @classmethod
+    def for_batches_of(cls, batch_size: int, n_atoms: np.ndarray, margin: float = 1.25) -> Capacity:
+        """Room for ``batch_size`` molecules of the mean size of ``n_atoms`` times ``margin`` (and
+        at least the largest molecule), rounded up to multiples of 64: most batches are then
+        limited by the molecule count. Example: ``Capacity.for_batches_of(64, data.n_atoms)``."""
+        n = np.asarray(n_atoms, dtype=np.int64)
+        def room(per_molecule: np.ndarray) -> int:
+            return int(64 * np.ceil(max(batch_size * margin * per_molecule.mean(), per_molecule.max()) / 64))
+        return cls(batch_size, room(n), room(n * (n - 1) // 2))
+
+
+def pack(n_atoms: np.ndarray, capacity: Capacity) -> list[np.ndarray]:
+    """Split positions 0..len(n_atoms)-1, in order, into consecutive batches that fit ``capacity``
+    (a batch closes when the next molecule would not fit). Example: ``pack(data.n_atoms[order], cap)``."""
+    n = np.asarray(n_atoms, dtype=np.int64)
+    if len(n) and not capacity.holds(n[[np.argmax(n)]]):
+        raise ValueError(f"a molecule of {n.max()} atoms does not fit {capacity}")
+    batches, start, atoms, pairs = [], 0, 0, 0
+    for k, size in enumerate(n.tolist()):
+        grown = (k - start + 1, atoms + size, pairs + size * (size - 1) // 2)
+        if grown[0] > capacity.molecules or grown[1] > capacity.atoms or grown[2] > capacity.pairs:
+            batches.append(np.arange(start, k))
+            start, atoms, pairs = k, 0, 0
+            grown = (1, size, size * (size - 1) // 2)
+        atoms, pairs = grown[1], grown[2]
+    if start < len(n):
+        batches.append(np.arange(start, len(n)))
+    return batches
 
 
 @dataclass(frozen=True)
@@ -146,6 +193,49 @@ class WeaveData:
         pair_mask &= ~np.eye(max_atoms, dtype=bool)
         return {"atoms": atoms, "pairs": pairs, "atom_mask": real.astype(np.float32),
                 "pair_mask": pair_mask.astype(np.float32)}
+
+    def sparse(self, rows: np.ndarray, capacity: Capacity | None = None) -> dict[str, np.ndarray]:
+        """The sparse layout of :mod:`course.models.weave` for molecules ``rows``, padded to
+        ``capacity`` (default: exactly their size) so that every batch has the same shapes.
+
+        ``atoms`` (N, 21), ``pairs`` (P, 13) for each unordered pair i < j of a molecule, with
+        ``pair_atoms`` (P, 2) its batch-wide atom numbers, ``atom_molecule`` (N,), and the masks
+        ``atom_mask`` (N,), ``pair_mask`` (P,), ``molecule_mask`` (M,); padding is all zeros.
+        Predictions of the padding molecules M > len(rows) are meaningless: drop them.
+
+        Example::
+
+            x = data.sparse(rows[:3])
+            x["molecule_mask"].shape, int(x["atom_mask"].sum()) == data.n_atoms[rows[:3]].sum()
+        """
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        n = self.n_atoms[rows].astype(np.int64)
+        n_pairs = n * (n - 1) // 2
+        capacity = capacity or Capacity(len(rows), int(n.sum()), int(n_pairs.sum()))
+        if not capacity.holds(n):
+            raise ValueError(f"{len(rows)} molecules with {n.sum()} atoms and {n_pairs.sum()} pairs exceed {capacity}")
+        n_real, p_real = int(n.sum()), int(n_pairs.sum())
+        atoms = np.zeros((capacity.atoms, len(self.atom_features)), np.float32)
+        xyz = np.zeros((capacity.atoms, 3), np.float32)
+        molecule = np.zeros(capacity.atoms, np.int32)
+        block, _, source = self._atom_rows(rows)
+        atoms[:n_real] = self._atom_features(source)
+        xyz[:n_real] = self.xyz[source]
+        molecule[:n_real] = block
+        pair_block, k = ragged_positions(n_pairs)
+        first_atom = (np.cumsum(n) - n)[pair_block]
+        pair_atoms = np.zeros((capacity.pairs, 2), np.int32)
+        pair_atoms[:p_real, 0] = first_atom + _PAIR_I[k]
+        pair_atoms[:p_real, 1] = first_atom + _PAIR_J[k]
+        n_bits = self.pair_vocab.shape[1]
+        pairs = np.zeros((capacity.pairs, n_bits + 1), np.float32)
+        pairs[:p_real, :n_bits] = self._pair_table[self.pair_code[np.repeat(self.pair_offsets[rows], n_pairs) + k]]
+        i, j = pair_atoms[:p_real].T
+        pairs[:p_real, n_bits] = np.sqrt(np.square(xyz[i] - xyz[j]).sum(-1))
+        return {"atoms": atoms, "pairs": pairs, "pair_atoms": pair_atoms, "atom_molecule": molecule,
+                "atom_mask": (np.arange(capacity.atoms) < n_real).astype(np.float32),
+                "pair_mask": (np.arange(capacity.pairs) < p_real).astype(np.float32),
+                "molecule_mask": (np.arange(capacity.molecules) < len(rows)).astype(np.float32)}
 
     def save(self, path: str | Path) -> Path:
         """One compressed ``.npz`` readable by :meth:`load` with numpy alone."""

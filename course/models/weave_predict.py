@@ -1,7 +1,7 @@
 """Predict α or ZPVE of one molecule from its XYZ file with the committed weave models.
 
 ``course predict FILE.xyz`` uses this: offline, no training. The weights are the ones written by
-``scripts/train_weave.py`` into ``solutions/weave/``; the full-budget (GPU) model of a property is
+``course train`` into ``solutions/weave/``; the full-budget model of a property is
 used when it has been committed, otherwise the quick CPU one, and the printout says which and
 what test MAE it has, so that nobody mistakes a quick model for the published one.
 """
@@ -19,6 +19,25 @@ WEIGHTS_DIR = Path("solutions") / "weave"
 BUDGET_PREFERENCE = ("full", "quick")
 
 
+#: QM9 (the models' training data) holds molecules of 1 to 9 heavy atoms (C, N, O, F); those with
+#: fewer than 3 are a handful, so the models have hardly seen them.
+HEAVY_ATOMS_SEEN = (3, 9)
+
+
+def domain_warnings(elements: list[str]) -> list[str]:
+    """Why a molecule may be outside what the weave models learnt from (empty when it is not).
+
+    Example: ``domain_warnings(["C", "H", "H", "H", "H"])`` warns that methane has 1 heavy atom."""
+    heavy = sum(e != "H" for e in elements)
+    low, high = HEAVY_ATOMS_SEEN
+    if heavy < low:
+        return [f"{heavy} heavy atom{'s' if heavy != 1 else ''}: QM9 has very few molecules this small, so the "
+                "error may be several times the test MAE"]
+    if heavy > high:
+        return [f"{heavy} heavy atoms: QM9, the training data, has at most {high}; this is an extrapolation"]
+    return []
+
+
 @dataclass(frozen=True)
 class Prediction:
     """One predicted property with the record of the model that made it."""
@@ -27,11 +46,12 @@ class Prediction:
     value: float
     unit: str
     model: dict  # the training record (test MAE, budget, fold, ...)
+    warnings: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         m = self.model
         return (f"{self.property}: {self.value:.4g} {self.unit}  (weave model, {m['budget']} budget, fold {m['fold']}, "
-                f"test MAE {m['test_mae']:.3g} {self.unit})")
+                f"test MAE {m['test_mae']:.3g} {self.unit})" + "".join(f"\n  warning: {w}" for w in self.warnings))
 
 
 def model_record(prop: str, weights_dir: Path | None = None) -> Path:
@@ -41,7 +61,7 @@ def model_record(prop: str, weights_dir: Path | None = None) -> Path:
         found = sorted(folder.glob(f"weave_{prop}_fold*_{budget}.json"))
         if found:
             return found[0]
-    raise CourseError(f"no trained weave model for {prop!r} in {folder}; train one with scripts/train_weave.py")
+    raise CourseError(f"no trained weave model for {prop!r} in {folder}; train one with `course train`")
 
 
 def load_model(record_path: Path):
@@ -72,9 +92,10 @@ def predict_xyz(path: str | Path, properties: tuple[str, ...] = ("alpha", "zpve"
         raise CourseError(f"{path}: {len(structure.elements)} atoms; the weave models were trained on QM9 "
                           f"molecules with at most {MAX_ATOMS}")
     inputs = GraphBatch.from_graphs([featurize(structure.mol, name=str(path))]).padded([0])
+    warnings = tuple(domain_warnings(list(structure.elements)))
     predictions = []
     for prop in properties:
         model, record = load_model(model_record(prop, weights_dir))
         value = float(np.asarray(model(inputs)).ravel()[0])
-        predictions.append(Prediction(prop, value, record["unit"], record))
+        predictions.append(Prediction(prop, value, record["unit"], record, warnings))
     return predictions

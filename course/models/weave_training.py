@@ -1,15 +1,23 @@
 """Training and evaluating a weave model on QM9 from :class:`~course.models.weave_data.WeaveData`.
 
-Batches are padded on the fly from the compact store (all of QM9 padded would take 6 GB), targets
-are standardised inside the model (:class:`~course.models.weave.TargetScale`: a least-squares
-"bag of atom features" baseline plus the spread of its residual), and training is ``model.fit``
-with Adam on a cosine-decayed learning rate (decayed over the time budget when there is one),
-early stopping on a validation part of the training folds, a best-weights checkpoint, a tqdm bar
-and a per-epoch learning curve. No RDKit, pandas or
-TensorFlow here: this runs on the JAX-only GPU machine too.
+Batches are built on the fly from the compact store in the sparse layout (real atoms and pairs
+only, packed to one fixed :class:`~course.models.weave_data.Capacity`, so the XLA-compiled train
+step compiles once). Targets are standardised inside the model
+(:class:`~course.models.weave.TargetScale`: a least-squares "bag of atom features" baseline plus
+the spread of its residual). Training is Adam on a cosine-decayed learning rate, one
+``train_on_batch`` per batch, with the best validation weights kept (early stopping).
+
+Training survives interruption: with ``state=PATH`` everything it needs (weights, optimizer
+moments and step, epoch, best weights, validation history, elapsed time) is written to one small
+``.npz`` after every epoch, and a later call with the same arguments, on any machine, continues
+from it exactly: the shuffle of epoch e is drawn from (seed, e) alone and the learning rate is a
+function of the optimizer step. ``max_minutes`` ends a stretch between epochs. No RDKit, pandas or
+TensorFlow here: this runs on a JAX-only machine too.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -22,16 +30,18 @@ from keras import ops
 from tqdm.auto import tqdm
 
 from course.models.weave import WeaveModel
-from course.models.weave_data import WeaveData
+from course.models.weave_data import Capacity, WeaveData, pack
 
 #: property name -> (WeaveData target column, unit)
 PROPERTIES = {"alpha": ("alpha_bohr3", "bohr³"), "zpve": ("zpve_eV", "eV")}
+#: Format of the resumable training state; a state of another format is refused, not misread.
+STATE_VERSION = 1
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train. ``patience`` counts epochs without a better validation MAE; ``max_minutes``
-    stops between epochs before it would be exceeded (see :class:`LearningCurve`)."""
+    """How to train. ``batch_size`` is the molecule capacity of a batch (see
+    :meth:`Capacity.for_batches_of`); ``patience`` counts epochs without a better validation MAE."""
 
     epochs: int = 100
     batch_size: int = 64
@@ -40,31 +50,6 @@ class TrainConfig:
     patience: int = 30
     loss: str = "mae"
     seed: int = 0
-    max_minutes: float | None = None
-
-
-class Batches(keras.utils.PyDataset):
-    """(padded inputs, targets (B, 1)) for ``rows`` of ``data``, reshuffled every epoch when
-    ``shuffle``; the last batch may be smaller."""
-
-    def __init__(self, data: WeaveData, rows: np.ndarray, target: np.ndarray, batch_size: int,
-                 shuffle: bool = False, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.data, self.rows, self.batch_size = data, np.asarray(rows), batch_size
-        self.target = np.asarray(target, dtype=np.float32).reshape(-1, 1)
-        self.shuffle, self.rng = shuffle, np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(self.rows)) if shuffle else np.arange(len(self.rows))
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.rows) / self.batch_size)
-
-    def __getitem__(self, k: int):
-        pick = self.order[k * self.batch_size:(k + 1) * self.batch_size]
-        return self.data.padded(self.rows[pick]), self.target[pick]
-
-    def on_epoch_end(self) -> None:
-        if self.shuffle:
-            self.order = self.rng.permutation(len(self.rows))
 
 
 def split_molecules(train_pool: np.ndarray, test_pool: np.ndarray, n_train: int | None, n_val: int,
@@ -101,132 +86,201 @@ def fit_reference(data: WeaveData, rows: np.ndarray, target: np.ndarray) -> tupl
     return weights, float(coef[-1]), float(residual.std())
 
 
-def _scaled_loss(kind: str, scale: float):
-    """MAE or MSE of the error divided by ``scale``: the loss of the standardised target."""
+def masked_loss(kind: str, scale: float):
+    """MAE or MSE of the standardised error over the real molecules of a batch.
+
+    ``y_true`` is (M, 2): the target and 1 for a real molecule, 0 for padding."""
     if kind not in ("mae", "mse"):
         raise ValueError(f"loss must be 'mae' or 'mse', not {kind!r}")
 
     def loss(y_true, y_pred):
-        error = (y_true - y_pred) / scale
-        return ops.mean(ops.abs(error)) if kind == "mae" else ops.mean(ops.square(error))
+        target, real = y_true[:, :1], y_true[:, 1:]
+        error = (target - y_pred) / scale
+        per_molecule = ops.abs(error) if kind == "mae" else ops.square(error)
+        return ops.sum(per_molecule * real) / ops.maximum(ops.sum(real), 1.0)
 
     loss.__name__ = f"scaled_{kind}"
     return loss
 
 
-class LearningCurve(keras.callbacks.Callback):
-    """Per-epoch metrics, learning rate and seconds; a tqdm bar over epochs (``progress``) or one
-    printed line per epoch (``log``); stops training between epochs as soon as one more epoch as
-    long as the last one would end after ``max_minutes`` (the GPU machine kills a command after 10
-    minutes, so the budget must hold, not merely be checked once it is spent)."""
-
-    def __init__(self, epochs: int, max_minutes: float | None = None, progress: bool = True, log: bool = False):
-        super().__init__()
-        self.epochs, self.max_minutes, self.progress, self.log = epochs, max_minutes, progress, log
-        self.rows: list[dict] = []
-        self.stopped_by_time = False
-
-    def on_train_begin(self, logs=None) -> None:
-        self.started = time.perf_counter()
-        self.bar = tqdm(total=self.epochs, desc="epochs", unit="epoch", disable=not self.progress)
-
-    def on_epoch_begin(self, epoch, logs=None) -> None:
-        self.epoch_started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None) -> None:
-        now = time.perf_counter()
-        lr = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"},
-               "lr": lr, "seconds": round(now - self.epoch_started, 2)}
-        self.rows.append(row)
-        shown = {k: f"{v:.4g}" for k, v in row.items() if k in ("loss", "mae", "val_mae")}
-        self.bar.set_postfix(shown)
-        self.bar.update()
-        if self.log:
-            print(f"epoch {epoch + 1}/{self.epochs}: " + ", ".join(f"{k} {v}" for k, v in shown.items())
-                  + f", {row['seconds']:.1f} s ({(now - self.started) / 60:.1f} min)", flush=True)
-        if self.max_minutes is not None and now - self.started + (now - self.epoch_started) > 60 * self.max_minutes:
-            self.stopped_by_time = True
-            self.model.stop_training = True
-
-    def on_train_end(self, logs=None) -> None:
-        self.bar.close()
+def _epoch_order(rows: np.ndarray, seed: int, epoch: int) -> np.ndarray:
+    """The training molecules of ``epoch`` in the order they are batched: from (seed, epoch) only."""
+    return rows[np.random.default_rng([seed, epoch]).permutation(len(rows))]
 
 
-class TimedCosine(keras.callbacks.Callback):
-    """Cosine decay from ``learning_rate`` to ``final_fraction`` of it, set at the start of every epoch
-    from the progress max(epochs done / ``epochs``, time spent / ``max_minutes``).
+def fingerprint(*arrays: np.ndarray) -> str:
+    """A short hash of index arrays: a resumed run must train on the same molecules."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:16]
 
-    A run that ``max_minutes`` will stop early (the GPU machine's 10-minute calls) then still ends
-    with a small learning rate, instead of being cut off while the rate planned for ``epochs`` epochs
-    is high. Only the time budget is unknown in advance; without it the per-step schedule is used."""
 
-    def __init__(self, learning_rate: float, final_fraction: float, epochs: int, max_minutes: float):
-        super().__init__()
-        self.learning_rate, self.final_fraction = learning_rate, final_fraction
-        self.epochs, self.max_seconds = epochs, 60 * max_minutes
+@dataclass
+class TrainingState:
+    """What a run needs to continue exactly: see the module docstring. ``history`` has one row
+    per epoch; ``best`` the weights of the best validation MAE so far."""
 
-    def on_train_begin(self, logs=None) -> None:
-        self.started = time.perf_counter()
+    epoch: int
+    history: list[dict]
+    best_val_mae: float
+    best_epoch: int
+    wait: int
+    train_seconds: float
+    weights: list[np.ndarray]
+    optimizer: list[np.ndarray]
+    best: list[np.ndarray]
+    identity: dict
 
-    def rate(self, epoch: int, elapsed: float) -> float:
-        progress = min(1.0, max(epoch / self.epochs, elapsed / self.max_seconds))
-        cosine = 0.5 * (1 + math.cos(math.pi * progress))
-        return self.learning_rate * (self.final_fraction + (1 - self.final_fraction) * cosine)
+    def save(self, path: str | Path) -> None:
+        """Write atomically (a run killed while saving keeps its previous state)."""
+        path = Path(path)
+        meta = {k: v for k, v in asdict(self).items() if k not in ("weights", "optimizer", "best")}
+        arrays = {f"{group}/{k:03d}": a for group in ("weights", "optimizer", "best")
+                  for k, a in enumerate(getattr(self, group))}
+        partial = path.with_name(path.name + ".partial.npz")
+        np.savez_compressed(partial, meta=json.dumps({"version": STATE_VERSION, **meta}), **arrays)
+        partial.replace(path)
 
-    def on_epoch_begin(self, epoch, logs=None) -> None:
-        self.model.optimizer.learning_rate = self.rate(epoch, time.perf_counter() - self.started)
+    @classmethod
+    def load(cls, path: str | Path, identity: dict) -> TrainingState:
+        """The state in ``path``; ``ValueError`` naming the file if it belongs to another run."""
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+            groups = {g: [f[k] for k in sorted(f.files) if k.startswith(g + "/")] for g in ("weights", "optimizer", "best")}
+        if meta.pop("version") != STATE_VERSION:
+            raise ValueError(f"{path}: training state of another format version; delete it to start afresh")
+        if meta["identity"] != identity:
+            differs = sorted(k for k in set(identity) | set(meta["identity"]) if identity.get(k) != meta["identity"].get(k))
+            raise ValueError(f"{path} is the state of another run ({', '.join(differs)} differ); "
+                             "delete it or use the same settings")
+        return cls(**meta, **groups)
+
+
+def _variables(model: WeaveModel) -> tuple[list, list]:
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    return model.weights, optimizer.variables
+
+
+def _restore(model: WeaveModel, state: TrainingState) -> None:
+    weights, optimizer = _variables(model)
+    for group, variables, arrays in (("weights", weights, state.weights), ("optimizer", optimizer, state.optimizer)):
+        if [tuple(v.shape) for v in variables] != [a.shape for a in arrays]:
+            raise ValueError(f"the saved {group} do not fit this model")
+        for variable, array in zip(variables, arrays):
+            variable.assign(array)
+
+
+def _snapshot(variables: list) -> list[np.ndarray]:
+    return [np.array(ops.convert_to_numpy(v)) for v in variables]
 
 
 def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: np.ndarray, column: str,
-          config: TrainConfig, checkpoint: str | Path | None = None, progress: bool = True, workers: int = 1,
-          log: bool = False) -> dict:
+          config: TrainConfig, checkpoint: str | Path | None = None, state: str | Path | None = None,
+          max_minutes: float | None = None, progress: bool = True, log: bool = False) -> dict:
     """Fit ``model`` on ``train_rows`` to ``data.targets[column]``; returns the learning curve.
 
     Sets the model's target scaling from the training molecules, trains with early stopping on
     the validation MAE, and ends with the best validation weights in the model (and in
     ``checkpoint``, a ``.weights.h5`` path, written whenever the validation MAE improves).
-    ``workers`` > 1 pads batches in that many threads; ``log`` prints one line per epoch.
+    ``state``: a ``.npz`` path to save after every epoch and to resume from if it exists.
+    ``max_minutes``: stop between epochs before this stretch would exceed it (after one epoch at
+    least; ``finished`` is then false and calling again resumes). ``progress`` shows a bar over batches, ``log`` a line per epoch.
+
+    Example::
+
+        history = train(build_weave_model(), data, rows["train"], rows["val"], "alpha_bohr3",
+                        TrainConfig(epochs=10), state="alpha.state.npz", max_minutes=30)
+        history["finished"], history["curve"][-1]["val_mae"]
     """
-    keras.utils.set_random_seed(config.seed)
+    train_rows, val_rows = np.asarray(train_rows), np.asarray(val_rows)
     y = data.targets[column]
     reference, offset, scale = fit_reference(data, train_rows, y[train_rows])
     model.target_scale.set_reference(reference, offset, scale)
-    loader = dict(workers=workers, use_multiprocessing=False)
-    batches = Batches(data, train_rows, y[train_rows], config.batch_size, shuffle=True, seed=config.seed, **loader)
-    validation = Batches(data, val_rows, y[val_rows], config.batch_size, **loader)
-    curve = LearningCurve(config.epochs, config.max_minutes, progress, log)
-    callbacks = [curve, keras.callbacks.EarlyStopping(monitor="val_mae", patience=config.patience,
-                                                      restore_best_weights=True)]
-    if config.max_minutes is None:
-        rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * len(batches),
-                                                      alpha=config.final_lr_fraction)
+    capacity = Capacity.for_batches_of(config.batch_size, data.n_atoms[train_rows])
+    steps = math.ceil(len(train_rows) / config.batch_size)
+    rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * steps,
+                                                  alpha=config.final_lr_fraction)
+    # XLA: Keras's "auto" leaves TensorFlow on a CPU uncompiled, 3-4x slower for this model.
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss=masked_loss(config.loss, scale),
+                  jit_compile=keras.backend.backend() != "torch")
+    identity = {"column": column, "config": asdict(config), "model": model.config,
+                "molecules": fingerprint(data.qm9_index[train_rows], data.qm9_index[val_rows])}
+    if state is not None and Path(state).is_file():
+        run = TrainingState.load(state, identity)
+        _restore(model, run)
     else:
-        rate = config.learning_rate
-        callbacks.insert(0, TimedCosine(config.learning_rate, config.final_lr_fraction, config.epochs,
-                                        config.max_minutes))
-    model.compile(optimizer=keras.optimizers.Adam(rate), loss=_scaled_loss(config.loss, scale), metrics=["mae"])
-    if checkpoint is not None:
-        callbacks.append(keras.callbacks.ModelCheckpoint(str(checkpoint), monitor="val_mae", save_best_only=True,
-                                                         save_weights_only=True))
+        run = TrainingState(epoch=0, history=[], best_val_mae=math.inf, best_epoch=0, wait=0, train_seconds=0.0,
+                            weights=[], optimizer=[], best=_snapshot(model.weights), identity=identity)
     started = time.perf_counter()
-    model.fit(batches, validation_data=validation, epochs=config.epochs, callbacks=callbacks, verbose=0)
-    best = min(curve.rows, key=lambda r: r["val_mae"])
+    finished = run.epoch >= config.epochs or run.wait >= config.patience
+    out_of_time = False
+    while not (finished or out_of_time):
+        epoch_started = time.perf_counter()
+        order = _epoch_order(train_rows, config.seed, run.epoch)
+        batches = pack(data.n_atoms[order], capacity)
+        losses, counts = [], []
+        for batch in tqdm(batches, desc=f"epoch {run.epoch + 1}/{config.epochs}", unit="batch", leave=False,
+                          disable=not progress):
+            picked = order[batch]
+            x = data.sparse(picked, capacity)
+            target = np.zeros((capacity.molecules, 2), np.float32)
+            target[:len(picked), 0], target[:len(picked), 1] = y[picked], 1.0
+            losses.append(float(model.train_on_batch(x, target)))
+            counts.append(len(picked))
+        val_mae = evaluate(model, data, val_rows, column, capacity)
+        run.epoch += 1
+        seconds = time.perf_counter() - epoch_started
+        run.train_seconds += seconds
+        # One more epoch as long as this one would end past the budget: stop now (every call
+        # trains at least one epoch, so a stretch always makes progress).
+        out_of_time = max_minutes is not None and time.perf_counter() - started + seconds > 60 * max_minutes
+        loss = float(np.average(losses, weights=counts))
+        row = {"epoch": run.epoch, "loss": loss, "mae": loss * scale if config.loss == "mae" else None,
+               "val_mae": val_mae, "lr": float(ops.convert_to_numpy(model.optimizer.learning_rate)),
+               "seconds": round(seconds, 2)}
+        run.history.append(row)
+        if val_mae < run.best_val_mae:
+            run.best_val_mae, run.best_epoch, run.wait = val_mae, run.epoch, 0
+            run.best = _snapshot(model.weights)
+            if checkpoint is not None:
+                model.save_weights(str(checkpoint))
+        else:
+            run.wait += 1
+        finished = run.epoch >= config.epochs or run.wait >= config.patience
+        if state is not None:
+            weights, optimizer = _variables(model)
+            run.weights, run.optimizer = _snapshot(weights), _snapshot(optimizer)
+            run.save(state)
+            run.weights = run.optimizer = []
+        if log:
+            print(f"epoch {run.epoch}/{config.epochs}: loss {loss:.4g}, val_mae {val_mae:.4g}, lr {row['lr']:.3g}, "
+                  f"{seconds:.0f} s ({run.train_seconds / 3600:.2f} h in all)", flush=True)
+    if finished:
+        model.set_weights(run.best)
     return {"config": asdict(config), "reference": {"coefficients": reference.tolist(), "offset": offset,
                                                     "residual_std": scale},
-            "curve": curve.rows, "epochs_run": len(curve.rows), "best_epoch": best["epoch"],
-            "best_val_mae": best["val_mae"], "stopped_by_time": curve.stopped_by_time,
-            "train_seconds": round(time.perf_counter() - started, 1),
-            "seconds_per_epoch": round(float(np.median([r["seconds"] for r in curve.rows])), 2)}
+            "capacity": asdict(capacity), "curve": run.history, "epochs_run": run.epoch, "best_epoch": run.best_epoch,
+            "best_val_mae": run.best_val_mae, "finished": finished, "train_seconds": round(run.train_seconds, 1),
+            "seconds_per_epoch": round(float(np.median([r["seconds"] for r in run.history])), 2) if run.history else None}
 
 
-def predict(model: WeaveModel, data: WeaveData, rows: Sequence[int], batch_size: int = 256) -> np.ndarray:
-    """Predictions in the property's units for molecules ``rows`` (compiled, like training)."""
-    rows = np.asarray(rows)
-    batches = Batches(data, rows, np.zeros(len(rows)), batch_size)
-    return model.predict(batches, verbose=0)[:, 0]
+def predict(model: WeaveModel, data: WeaveData, rows: Sequence[int], capacity: Capacity | None = None) -> np.ndarray:
+    """Predictions in the property's units for molecules ``rows``, in sparse batches of
+    ``capacity`` (default: room for 256 molecules of these sizes)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    capacity = capacity or Capacity.for_batches_of(256, data.n_atoms[rows])
+    out = np.empty(len(rows))
+    for batch in pack(data.n_atoms[rows], capacity):
+        x = data.sparse(rows[batch], capacity)
+        out[batch] = ops.convert_to_numpy(model.predict_on_batch(x))[:len(batch), 0]
+    return out
 
 
-def evaluate(model: WeaveModel, data: WeaveData, rows: Sequence[int], column: str, batch_size: int = 256) -> float:
+def evaluate(model: WeaveModel, data: WeaveData, rows: Sequence[int], column: str,
+             capacity: Capacity | None = None) -> float:
     """Mean absolute error on ``rows`` in the property's units."""
-    return float(np.mean(np.abs(predict(model, data, rows, batch_size) - data.targets[column][np.asarray(rows)])))
+    rows = np.asarray(rows, dtype=np.int64)
+    return float(np.mean(np.abs(predict(model, data, rows, capacity) - data.targets[column][rows])))
