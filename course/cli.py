@@ -109,14 +109,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from course.models import weave_fold
 
     out = Path(args.out) if args.out else paths.repo_root() / "solutions" / "weave"
+    plan = weave_fold.PLANS[args.budget]
+    if args.epochs is not None:
+        plan = dataclasses.replace(plan, epochs={prop: args.epochs for prop in plan.epochs})
+    if args.n_train is not None:
+        plan = dataclasses.replace(plan, n_train=args.n_train)
     for fold in args.folds:
         for prop in args.properties:
             print(f"{prop}, fold {fold}, {args.budget} budget:", flush=True)
-            record = weave_fold.run_fold(prop, fold, args.budget, out, max_minutes=args.max_minutes,
-                                         epochs=args.epochs, n_train=args.n_train, progress=not args.quiet, log=True)
+            record = weave_fold.run_fold(prop, fold, args.budget, out, max_minutes=args.max_minutes, plan=plan,
+                                         progress=not args.quiet, log=True)
             if record is None:
                 print(f"  stopped after {args.max_minutes} min; the same command resumes from "
                       f"{weave_fold.stem(prop, fold, args.budget, out)}.state.npz")

@@ -192,8 +192,9 @@ def test_training_lowers_the_loss_and_the_checkpoint_restores_the_model(exported
                                rtol=1e-6)
 
 
-def test_two_epochs_straight_equal_one_epoch_resumed_on_a_fresh_model(exported, tmp_path):
-    """Stop after one epoch, rebuild everything, resume: the same weights as an uninterrupted run."""
+def test_two_epochs_straight_equal_a_stretch_resumed_on_a_fresh_model(exported, tmp_path):
+    """Stop inside the first epoch, rebuild everything, resume across the epoch boundary: the same
+    weights as an uninterrupted run."""
     data, _, _ = exported
     config = TrainConfig(epochs=2, batch_size=16, learning_rate=3e-3)
     args = (data, np.arange(120), np.arange(120, 160), "alpha_bohr3", config)
@@ -206,8 +207,10 @@ def test_two_epochs_straight_equal_one_epoch_resumed_on_a_fresh_model(exported, 
     train(straight, *args, progress=False)
     state = tmp_path / "run.state.npz"
     first = fresh()
-    stretch = train(first, *args, state=state, max_minutes=1e-9, progress=False)  # one epoch, then out of time
-    assert not stretch["finished"] and stretch["epochs_run"] == 1 and state.is_file()
+    stretch = train(first, *args, state=state, max_minutes=1e-9, progress=False)  # one batch, then out of time
+    assert not stretch["finished"] and stretch["epochs_run"] == 0 and state.is_file()
+    with np.load(state) as saved:
+        assert '"batch": 1' in str(saved["meta"])  # stopped after the first of 8 batches of epoch 1
     resumed = fresh()  # as on a new machine: new weights, new optimizer, only the state file kept
     done = train(resumed, *args, state=state, progress=False)
     assert done["finished"] and [r["epoch"] for r in done["curve"]] == [1, 2]
@@ -328,3 +331,44 @@ def test_baseline_ignores_charges_whose_molecular_sums_are_rounding_noise():
     assert w[2] == 0 and w[3] == 0
     np.testing.assert_allclose(w[[0, 1, 4]], [2.0, 10.0, 6.0], atol=0.05)
     assert abs(b - 1.0) < 0.2 and 0.05 < s < 0.2
+
+
+def test_a_fold_runs_in_stretches_and_leaves_its_record_not_its_state(exported, tmp_path):
+    """run_fold: a stretch that runs out leaves a state and no record; the next call finishes the
+    fold, writes the record and the weights, and removes the state."""
+    import dataclasses
+    import json
+
+    from course.models.weave_fold import PLANS, finished_folds, run_fold, runs_in_progress
+
+    data, _, _ = exported
+    plan = dataclasses.replace(PLANS["quick"], n_train=96, n_val=32, n_test=None, epochs={"zpve": 2, "alpha": 2},
+                               model=dict(width=8, n_layers=2, readout_width=8, head=(8,)))
+    assert run_fold("zpve", 0, "quick", tmp_path, max_minutes=1e-9, data=data, plan=plan, progress=False) is None
+    (progress,) = runs_in_progress(tmp_path, "quick")
+    assert progress["property"] == "zpve" and progress["epochs_done"] == 0 and progress["epochs_planned"] == 2
+    record = run_fold("zpve", 0, "quick", tmp_path, data=data, plan=plan, progress=False)
+    assert record["epochs_run"] == 2 and record["n_test"] == int((data.fold == 0).sum()) and record["test_is_whole_fold"]
+    assert not list(tmp_path.glob("*.state.npz")) and runs_in_progress(tmp_path, "quick") == []
+    assert finished_folds(tmp_path, "quick") == [json.loads((tmp_path / "weave_zpve_fold0_quick.json").read_text())]
+    fresh = build_weave_model(**plan.model)
+    fresh.load_weights(tmp_path / "weave_zpve_fold0_quick.weights.h5")
+    rows = np.flatnonzero(data.fold == 0)
+    assert evaluate(fresh, data, rows, "zpve_eV") == pytest.approx(record["test_mae"], rel=1e-5)
+
+
+def test_committed_full_budget_folds_are_whole_folds_with_their_weights():
+    """Every committed full-budget record tests on its whole fold and has loadable weights."""
+    import json
+
+    from course.data.splits import load_folds
+
+    folder = Path(REPO) / "solutions" / "weave"
+    _, fold_of = load_folds()
+    for path in folder.glob("weave_*_fold*_full.json"):
+        record = json.loads(path.read_text())
+        assert record["test_is_whole_fold"] and record["budget"] == "full"
+        assert record["n_test"] >= 0.99 * (fold_of == record["fold"]).sum()  # all its usable molecules
+        assert record["epochs_run"] >= 1 and record["finished"]
+        model = build_weave_model(**{k: v for k, v in record["model"].items() if k != "n_parameters"})
+        model.load_weights(path.with_name(path.name.replace(".json", ".weights.h5")))

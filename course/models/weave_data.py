@@ -164,6 +164,16 @@ class WeaveData:
         np.add.at(sums, block, self._atom_features(source))
         return sums
 
+    def pair_feature_sums(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), 12) counts of each 0/1 pair feature over each molecule's unordered pairs
+        (bonds by type, pairs within k bonds, pairs in one ring)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        n_pairs = self.n_atoms[rows].astype(np.int64) * (self.n_atoms[rows].astype(np.int64) - 1) // 2
+        block, k = ragged_positions(n_pairs)
+        sums = np.zeros((len(rows), self.pair_vocab.shape[1]))
+        np.add.at(sums, block, self.pair_vocab[self.pair_code[np.repeat(self.pair_offsets[rows], n_pairs) + k]])
+        return sums
+
     def padded(self, rows: np.ndarray, max_atoms: int = MAX_ATOMS) -> dict[str, np.ndarray]:
         """The arrays of ``GraphBatch.padded`` for molecules ``rows``: ``atoms`` (B, A, 21),
         ``pairs`` (B, A, A, 13), ``atom_mask`` (B, A), ``pair_mask`` (B, A, A), float32."""

@@ -57,6 +57,26 @@ def stem(prop: str, fold: int, budget: str, out: Path) -> Path:
     return out / f"weave_{prop}_fold{fold}_{budget}"
 
 
+def finished_folds(out: Path, budget: str = "full") -> list[dict]:
+    """The records of every finished fold in ``out`` (both properties), sorted by property and fold."""
+    records = [json.loads(path.read_text()) for path in out.glob(f"weave_*_fold*_{budget}.json")]
+    return sorted(records, key=lambda r: (r["property"], r["fold"]))
+
+
+def runs_in_progress(out: Path, budget: str = "full") -> list[dict]:
+    """Property, fold, epochs done and planned, and hours so far of every run with a state file."""
+    runs = []
+    for path in sorted(out.glob(f"weave_*_fold*_{budget}.state.npz")):
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+        prop, fold = path.name.split("_")[1], int(path.name.split("_")[2].removeprefix("fold"))
+        runs.append({"property": prop, "fold": fold, "epochs_done": meta["epoch"],
+                     "epochs_planned": meta["identity"]["config"]["epochs"],
+                     "hours": round(meta["train_seconds"] / 3600, 2),
+                     "best_val_mae": meta["best_val_mae"]})
+    return runs
+
+
 def all_molecules(cache_dir: str | Path | None = None) -> WeaveData:
     """Every usable QM9 molecule in compact form, built once from the QM9 caches and kept beside
     them (``weave_v<format>.npz``, 35 MiB; about 1.5 minutes to build on 2 cores)."""
@@ -74,21 +94,21 @@ def all_molecules(cache_dir: str | Path | None = None) -> WeaveData:
 
 
 def run_fold(prop: str, fold: int, budget: str, out: Path, max_minutes: float | None = None,
-             data: WeaveData | None = None, seed: int = 0, epochs: int | None = None,
-             n_train: int | None = None, progress: bool = True, log: bool = False) -> dict | None:
+             data: WeaveData | None = None, seed: int = 0, plan: FoldPlan | None = None,
+             progress: bool = True, log: bool = False) -> dict | None:
     """Train (or resume) the ``prop`` model of ``fold`` on ``budget``; the fold's record once it
-    is finished, ``None`` while the stretch ran out first. ``epochs`` and ``n_train`` override the
-    plan (smoke tests); ``data`` defaults to :func:`all_molecules`."""
+    is finished, ``None`` while the stretch ran out first. ``plan`` replaces the budget's sizes
+    (smoke runs); ``data`` defaults to :func:`all_molecules`."""
     if prop not in PROPERTIES:
         raise ValueError(f"property must be one of {', '.join(PROPERTIES)}, not {prop!r}")
-    plan = PLANS[budget]
+    plan = plan or PLANS[budget]
     data = data if data is not None else all_molecules()
     parts = split_molecules(data.qm9_index[data.fold != fold], data.qm9_index[data.fold == fold],
-                            n_train if n_train is not None else plan.n_train, plan.n_val, plan.n_test, seed)
+                            plan.n_train, plan.n_val, plan.n_test, seed)
     rows = {name: data.rows(indices) for name, indices in parts.items()}
     column, unit = PROPERTIES[prop]
-    config = TrainConfig(epochs=epochs or plan.epochs[prop], batch_size=plan.batch_size, seed=seed,
-                         patience=epochs or plan.epochs[prop])
+    config = TrainConfig(epochs=plan.epochs[prop], batch_size=plan.batch_size, seed=seed,
+                         patience=plan.epochs[prop])
     out.mkdir(parents=True, exist_ok=True)
     files = stem(prop, fold, budget, out)
     state = files.with_name(files.name + ".state.npz")

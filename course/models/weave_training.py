@@ -8,10 +8,11 @@ the spread of its residual). Training is Adam on a cosine-decayed learning rate,
 ``train_on_batch`` per batch, with the best validation weights kept (early stopping).
 
 Training survives interruption: with ``state=PATH`` everything it needs (weights, optimizer
-moments and step, epoch, best weights, validation history, elapsed time) is written to one small
-``.npz`` after every epoch, and a later call with the same arguments, on any machine, continues
-from it exactly: the shuffle of epoch e is drawn from (seed, e) alone and the learning rate is a
-function of the optimizer step. ``max_minutes`` ends a stretch between epochs. No RDKit, pandas or
+moments and step, epoch and position inside it, best weights, validation history, elapsed time)
+is written to one small ``.npz`` after every epoch and every few minutes, and a later call with the
+same arguments, on any machine, continues from it exactly: the shuffle of epoch e is drawn from
+(seed, e) alone and the learning rate is a function of the optimizer step. ``max_minutes`` ends a
+stretch. No RDKit, pandas or
 TensorFlow here: this runs on a JAX-only machine too.
 """
 from __future__ import annotations
@@ -127,6 +128,10 @@ class TrainingState:
     best_epoch: int
     wait: int
     train_seconds: float
+    batch: int  # batches of the current epoch done (a stretch may stop inside an epoch)
+    epoch_loss: float  # Σ loss × molecules over those batches
+    epoch_molecules: int
+    epoch_seconds: float
     weights: list[np.ndarray]
     optimizer: list[np.ndarray]
     best: list[np.ndarray]
@@ -179,15 +184,17 @@ def _snapshot(variables: list) -> list[np.ndarray]:
 
 def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: np.ndarray, column: str,
           config: TrainConfig, checkpoint: str | Path | None = None, state: str | Path | None = None,
-          max_minutes: float | None = None, progress: bool = True, log: bool = False) -> dict:
+          max_minutes: float | None = None, save_minutes: float = 5.0, progress: bool = True,
+          log: bool = False) -> dict:
     """Fit ``model`` on ``train_rows`` to ``data.targets[column]``; returns the learning curve.
 
     Sets the model's target scaling from the training molecules, trains with early stopping on
     the validation MAE, and ends with the best validation weights in the model (and in
     ``checkpoint``, a ``.weights.h5`` path, written whenever the validation MAE improves).
-    ``state``: a ``.npz`` path to save after every epoch and to resume from if it exists.
-    ``max_minutes``: stop between epochs before this stretch would exceed it (after one epoch at
-    least; ``finished`` is then false and calling again resumes). ``progress`` shows a bar over batches, ``log`` a line per epoch.
+    ``state``: a ``.npz`` path to save after every epoch and every ``save_minutes`` within one,
+    and to resume from if it exists. ``max_minutes``: stop once this stretch has run that long
+    (after one batch at least, inside an epoch if need be; ``finished`` is then false and calling
+    again resumes). ``progress`` shows a bar over batches, ``log`` a line per epoch.
 
     Example::
 
@@ -213,35 +220,55 @@ def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: 
         _restore(model, run)
     else:
         run = TrainingState(epoch=0, history=[], best_val_mae=math.inf, best_epoch=0, wait=0, train_seconds=0.0,
+                            batch=0, epoch_loss=0.0, epoch_molecules=0, epoch_seconds=0.0,
                             weights=[], optimizer=[], best=_snapshot(model.weights), identity=identity)
-    started = time.perf_counter()
+
+    def save() -> None:
+        if state is not None:
+            weights, optimizer = _variables(model)
+            run.weights, run.optimizer = _snapshot(weights), _snapshot(optimizer)
+            run.save(state)
+            run.weights = run.optimizer = []
+
+    started = saved = time.perf_counter()
     finished = run.epoch >= config.epochs or run.wait >= config.patience
     out_of_time = False
     while not (finished or out_of_time):
-        epoch_started = time.perf_counter()
         order = _epoch_order(train_rows, config.seed, run.epoch)
         batches = pack(data.n_atoms[order], capacity)
-        losses, counts = [], []
-        for batch in tqdm(batches, desc=f"epoch {run.epoch + 1}/{config.epochs}", unit="batch", leave=False,
-                          disable=not progress):
+        for batch in tqdm(batches[run.batch:], desc=f"epoch {run.epoch + 1}/{config.epochs}", unit="batch",
+                          leave=False, disable=not progress, initial=run.batch, total=len(batches)):
+            step_started = time.perf_counter()
             picked = order[batch]
             x = data.sparse(picked, capacity)
             target = np.zeros((capacity.molecules, 2), np.float32)
             target[:len(picked), 0], target[:len(picked), 1] = y[picked], 1.0
-            losses.append(float(model.train_on_batch(x, target)))
-            counts.append(len(picked))
+            run.epoch_loss += float(model.train_on_batch(x, target)) * len(picked)
+            run.epoch_molecules += len(picked)
+            run.batch += 1
+            now = time.perf_counter()
+            run.epoch_seconds += now - step_started
+            # Stop as soon as the stretch's budget is spent (after one batch at least), and save
+            # every few minutes, so that no stretch's work is lost when it is killed.
+            out_of_time = max_minutes is not None and now - started > 60 * max_minutes
+            if out_of_time or now - saved > 60 * save_minutes:
+                save()
+                saved = now
+            if out_of_time:
+                break
+        if run.batch < len(batches):
+            break
+        epoch_started = time.perf_counter()
         val_mae = evaluate(model, data, val_rows, column, capacity)
+        seconds = run.epoch_seconds + time.perf_counter() - epoch_started
+        loss = run.epoch_loss / run.epoch_molecules
         run.epoch += 1
-        seconds = time.perf_counter() - epoch_started
         run.train_seconds += seconds
-        # One more epoch as long as this one would end past the budget: stop now (every call
-        # trains at least one epoch, so a stretch always makes progress).
-        out_of_time = max_minutes is not None and time.perf_counter() - started + seconds > 60 * max_minutes
-        loss = float(np.average(losses, weights=counts))
         row = {"epoch": run.epoch, "loss": loss, "mae": loss * scale if config.loss == "mae" else None,
                "val_mae": val_mae, "lr": float(ops.convert_to_numpy(model.optimizer.learning_rate)),
                "seconds": round(seconds, 2)}
         run.history.append(row)
+        run.batch, run.epoch_loss, run.epoch_molecules, run.epoch_seconds = 0, 0.0, 0, 0.0
         if val_mae < run.best_val_mae:
             run.best_val_mae, run.best_epoch, run.wait = val_mae, run.epoch, 0
             run.best = _snapshot(model.weights)
@@ -250,11 +277,8 @@ def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: 
         else:
             run.wait += 1
         finished = run.epoch >= config.epochs or run.wait >= config.patience
-        if state is not None:
-            weights, optimizer = _variables(model)
-            run.weights, run.optimizer = _snapshot(weights), _snapshot(optimizer)
-            run.save(state)
-            run.weights = run.optimizer = []
+        save()
+        saved = time.perf_counter()
         if log:
             print(f"epoch {run.epoch}/{config.epochs}: loss {loss:.4g}, val_mae {val_mae:.4g}, lr {row['lr']:.3g}, "
                   f"{seconds:.0f} s ({run.train_seconds / 3600:.2f} h in all)", flush=True)
