@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from course.data.qm9 import export_compact, load
+from course.data.qm9 import load
 from course.data.qm9_cache import resolve_cache_dir
 from course.machine import describe
 
@@ -38,9 +38,6 @@ def main() -> None:
     for idx in data.table.index[data.usable][:2000]:
         data.mol(idx)
     mol_ms = (time.perf_counter() - start) / 2000 * 1000
-    start = time.perf_counter()
-    compact = export_compact(Path(cache_dir) / "qm9_compact.npz", data)
-    export_seconds = time.perf_counter() - start
     result = {
         "machine": {**describe(), "load_average_at_start": load_average,
                     "note": "cores shared with other jobs while measuring"},
@@ -55,8 +52,6 @@ def main() -> None:
         "n_freq_listed_twice": data.report["n_freq_listed_twice"],
         "perception_workers": 2,
         "mol_ms_per_molecule": round(mol_ms, 2),
-        "export_compact_bytes": compact.stat().st_size,
-        "export_compact_seconds": round(export_seconds, 1),
     }
     RESULT.parent.mkdir(parents=True, exist_ok=True)
     RESULT.write_text(json.dumps(result, indent=1) + "\n")

@@ -10,7 +10,7 @@ import pytest
 from rdkit import Chem
 
 from course.data.numbers import NumberFormatError, parse_list, parse_number, parse_triples
-from course.data.qm9 import FREE_ATOM_ENERGY_HA, HARTREE_TO_EV, N_MOLECULES, export_compact, load
+from course.data.qm9 import FREE_ATOM_ENERGY_HA, HARTREE_TO_EV, N_MOLECULES, load
 from course.data.qm9_source import QM9FormatError, default_source_dir
 from course.data.splits import load_folds, make_folds, qm9_indices_from_source
 from course.data.xyz import XYZFormatError, read_xyz
@@ -194,12 +194,6 @@ def test_cache_dir_from_environment(tmp_path, monkeypatch):
     assert list((tmp_path / "env-cache" / "qm9").glob("*.npz"))
 
 
-def test_export_compact_needs_the_whole_split(subset, tmp_path):
-    _, data = subset
-    with pytest.raises(ValueError, match="canonical split"):
-        export_compact(tmp_path / "qm9.npz", data)
-
-
 # ---------------------------------------------------------------- split
 def test_canonical_split():
     index, fold = load_folds()
@@ -307,14 +301,3 @@ def test_full_qm9(qm9):
     train_u, test_u = qm9.split(usable_only=True)
     assert len(train_u) + len(test_u) == int(qm9.usable.sum())
     assert t.loc[133_885, "n_atoms"] == len(qm9.atomic_numbers(133_885))
-
-
-def test_export_compact_full(qm9, tmp_path):
-    path = export_compact(tmp_path / "qm9.npz", qm9)
-    with np.load(path) as data:
-        np.testing.assert_array_equal(data["Z"], qm9.Z)
-        np.testing.assert_allclose(data["R"], qm9.R, atol=1e-5)
-        np.testing.assert_array_equal(data["offsets"], qm9.offsets)
-        np.testing.assert_array_equal(data["target/U0_atom_eV"], qm9.table["U0_atom_eV"].to_numpy())
-        np.testing.assert_array_equal(data["usable"], qm9.usable.to_numpy())
-    assert path.stat().st_size < 60e6  # measured: 45 MB

@@ -50,7 +50,7 @@ from course.data.qm9_source import default_source_dir
 from course.data.splits import load_folds
 from course.data.xyz import read_xyz
 
-__all__ = ["QM9", "load", "export_compact", "mol_from_xyz", "read_xyz", "UNITS", "HARTREE_TO_EV", "FREE_ATOM_ENERGY_HA",
+__all__ = ["QM9", "load", "mol_from_xyz", "read_xyz", "UNITS", "HARTREE_TO_EV", "FREE_ATOM_ENERGY_HA",
            "N_MOLECULES"]
 
 N_MOLECULES = 130_831
@@ -281,21 +281,3 @@ def load(cache_dir: str | Path | None = None, rebuild: bool = False, verbose: bo
               f"{report['excluded_by_category']}; cache written to {path}", flush=True)
     arrays, report = read_cache(folder, fingerprint)
     return QM9(arrays, report)
-
-
-def export_compact(path: str | Path, data: QM9 | None = None) -> Path:
-    """Write all of QM9 for a GPU machine as one compressed ``.npz`` (45 MB measured).
-
-    Arrays: ``index``, ``Z`` (uint8), ``R`` (float32, Å), ``offsets``, ``usable``, ``fold``
-    (canonical split), and ``target/<column>`` (float64) for every numeric table column.
-    """
-    data = data if data is not None else load()
-    index, fold = load_folds()
-    if not np.array_equal(index, data.index):
-        raise ValueError("the canonical split does not cover exactly the loaded molecules")
-    numeric = data.table.select_dtypes("number").drop(columns=["n_atoms", "n_freq_sets"])
-    targets = {f"target/{c}": numeric[c].to_numpy(np.float64) for c in numeric.columns}
-    path = Path(path)
-    np.savez_compressed(path, index=data.index, Z=data.Z, R=data.R.astype(np.float32), offsets=data.offsets,
-                        usable=data.usable.to_numpy(), fold=fold, **targets)
-    return path
