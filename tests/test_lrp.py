@@ -6,7 +6,7 @@ import pytest
 
 from course.explain import lrp
 from course.explain.gradients import gradient_times_input
-from course.explain.lrp import LRP0, AlphaBeta, Composite, Epsilon, Gamma, ZPlus, explain
+from course.explain.lrp import LRP0, AlphaBeta, Composite, Epsilon, Flat, Gamma, WSquare, ZBox, ZPlus, explain
 from course.models import cmb_classifier
 
 RULES = [LRP0(), Epsilon(0.1), Gamma(0.25), ZPlus(), AlphaBeta(1, 0), AlphaBeta(2, 1)]
@@ -125,8 +125,8 @@ def reference_layer(a, W, b, R, rule):
                     R_in[j] += coef * contributions[j] / total * R[k]
                 bias_share += coef * bias / total * R[k]
             continue
-        if isinstance(rule, Gamma):
-            w = [W[j, k] + rule.gamma * max(W[j, k], 0.0) for j in range(J)]
+        if isinstance(rule, Gamma):  # the supporting sign of w strengthened, by the sign of the input
+            w = [W[j, k] + rule.gamma * (max(W[j, k], 0.0) if a[j] >= 0 else min(W[j, k], 0.0)) for j in range(J)]
             bias = b[k] + rule.gamma * max(b[k], 0.0)
         elif isinstance(rule, ZPlus):
             w, bias = [max(W[j, k], 0.0) for j in range(J)], max(b[k], 0.0)
@@ -345,3 +345,46 @@ def test_a_new_layer_type_plugs_in(monkeypatch):
     result = explain(model, X, Composite({-1: ZPlus()}, default=LRP0()))
     assert list(result.bias) == [model.layers[0].name, model.layers[2].name]
     assert_conserved(result)
+
+
+def _one_layer(kernel, bias=None):
+    """A float64 network of one linear dense layer with the given weights."""
+    kernel = np.asarray(kernel, dtype=float)
+    model = keras.Sequential([keras.Input((kernel.shape[0],), dtype="float64"),
+                              keras.layers.Dense(kernel.shape[1], dtype="float64")])
+    model.layers[0].kernel.assign(kernel)
+    model.layers[0].bias.assign(np.zeros(kernel.shape[1]) if bias is None else np.asarray(bias, float))
+    return model
+
+
+def test_gamma_strengthens_support_whatever_the_input_sign():
+    """The review's case: inputs (−1, −2), weights (1, −1). The second contribution (+2) supports
+    the neuron, the first (−1) contradicts it; γ must shift relevance towards the supporter."""
+    model = _one_layer([[1.0], [-1.0]])
+    x = np.array([[-1.0, -2.0]])
+    np.testing.assert_allclose(explain(model, x, LRP0()).relevance, [[-1.0, 2.0]], rtol=1e-12)
+    # By hand: negative inputs take w + γw⁻: (1, −1.25); contributions (−1, 2.5), sum 1.5, R = 1.
+    np.testing.assert_allclose(explain(model, x, Gamma(0.25)).relevance, [[-1 / 1.5, 2.5 / 1.5]], rtol=1e-12)
+    # Mixed signs: x = (2, −1), w = (1, 1): contributions 2 (support) and −1 (against), z = 1;
+    # w + γw⁺ for x ≥ 0 and w + γw⁻ = w for x < 0: (2.5, −1), sum 1.5.
+    model = _one_layer([[1.0], [1.0]])
+    np.testing.assert_allclose(explain(model, np.array([[2.0, -1.0]]), Gamma(0.25)).relevance,
+                               [[2.5 / 1.5, -1 / 1.5]], rtol=1e-12)
+
+
+def test_input_layer_rules_by_hand():
+    W = np.array([[1.0, -2.0], [3.0, 0.5]])
+    model = _one_layer(W, bias=[0.7, -0.3])
+    x = np.array([[0.5, -1.0]])
+    low, high = np.array([-1.0, -2.0]), np.array([1.0, 2.0])
+    z = x.T * W - low[:, None] * np.maximum(W, 0) - high[:, None] * np.minimum(W, 0)  # (J, K) terms, all ≥ 0
+    assert (z >= 0).all()
+    logits = x @ W + np.array([0.7, -0.3])
+    R0 = explain(model, x, ZBox(low, high), output=0)
+    np.testing.assert_allclose(R0.relevance[0], z[:, 0] / z[:, 0].sum() * logits[0, 0], rtol=1e-12)
+    np.testing.assert_allclose(R0.relevance.sum(), logits[0, 0], rtol=1e-12)  # no bias share: all reaches the inputs
+    flat = explain(model, x, Flat(), output=1)
+    np.testing.assert_allclose(flat.relevance[0], [logits[0, 1] / 2] * 2, rtol=1e-12)
+    squared = explain(model, x, WSquare(), output=1)
+    np.testing.assert_allclose(squared.relevance[0], W[:, 1] ** 2 / (W[:, 1] ** 2).sum() * logits[0, 1], rtol=1e-12)
+    assert np.all(R0.relevance * logits[0, 0] >= 0)  # z^B never flips the sign of relevance

@@ -76,10 +76,13 @@ def test_lrp0_and_epsilon_agree_with_captum(epsilon, shape):
                          ids=["gamma0.25", "gamma1", "zplus"])
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_gamma_and_zplus_agree_with_captum_without_bias(ours, make_theirs, shape):
-    # Inputs of both signs: captum's Alpha1_Beta0_Rule keeps w⁺ on any input, which is our ZPlus
-    # (AlphaBeta(1, 0) equals it only on inputs ≥ 0).
+    # Inputs of both signs for z⁺: captum's Alpha1_Beta0_Rule keeps w⁺ on any input, which is our
+    # ZPlus (AlphaBeta(1, 0) equals it only on inputs ≥ 0). Inputs ≥ 0 for γ: captum's GammaRule
+    # takes w + γw⁺ on any input, our generalized Gamma takes w + γw⁻ on negative ones.
     model = dense_net(23, *shape, zero_bias=True)
     X = np.random.default_rng(24).normal(size=(8, shape[0]))
+    if isinstance(ours, Gamma):
+        X = np.abs(X)
     result = explain(model, X, ours)
     theirs = captum_relevance(model, X, [exact(make_theirs()) for _ in model.layers], result.output)
     np.testing.assert_allclose(theirs, result.relevance, rtol=1e-9, atol=1e-12)
@@ -89,7 +92,7 @@ def test_composite_agrees_with_captum_rules_per_layer():
     model = dense_net(25, 5, [7, 7, 7], 3)
     first = model.layers[0]
     first.bias.assign(np.zeros(first.units))  # captum's GammaRule keeps the bias: compare where there is none
-    X = np.random.default_rng(26).normal(size=(8, 5))
+    X = np.abs(np.random.default_rng(26).normal(size=(8, 5)))  # γ's conventions coincide on inputs ≥ 0
     ours = explain(model, X, Composite({0: Gamma(0.25), -1: LRP0()}, default=Epsilon(0.25)))
     rules = [exact(GammaRule(0.25)), EpsilonRule(0.25), EpsilonRule(0.25), EpsilonRule(0.0)]
     np.testing.assert_allclose(captum_relevance(model, X, rules, ours.output), ours.relevance, rtol=1e-9, atol=1e-12)
@@ -112,3 +115,13 @@ def test_the_comparison_tells_rules_and_bias_conventions_apart():
     gamma = explain(model, X, Gamma(0.25))  # b + γb⁺ here, b in captum's GammaRule
     theirs = captum_relevance(model, X, [exact(GammaRule(0.25)) for _ in model.layers], gamma.output)
     assert np.abs(theirs - gamma.relevance).max() > 1e-3 * np.abs(gamma.relevance).max()
+
+
+def test_generalized_gamma_differs_from_captums_on_negative_inputs():
+    """On signed inputs captum's GammaRule strengthens w⁺ even where a_j < 0 (contradicting
+    contributions); ours strengthens w⁻ there, so the two must differ on the first layer."""
+    model = dense_net(31, 6, [8], 2, zero_bias=True)
+    X = np.random.default_rng(32).normal(size=(8, 6))
+    ours = explain(model, X, Gamma(0.25))
+    theirs = captum_relevance(model, X, [exact(GammaRule(0.25)) for _ in model.layers], ours.output)
+    assert np.abs(theirs - ours.relevance).max() > 1e-3 * np.abs(ours.relevance).max()

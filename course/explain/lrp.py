@@ -14,8 +14,12 @@ own question:
 - ``Epsilon(ε)``: the denominator z_k + ε·sign(z_k). Which inputs carry the main evidence? ε absorbs
   the relevance of neurons whose pre-activation is weak or made of cancelling contributions, so the
   explanation keeps the salient parts and loses the noise. ε → 0 gives LRP-0.
-- ``Gamma(γ)``: the weights w + γ·w⁺. What supported each neuron, rather than what cancelled? Positive
-  contributions count more, which makes explanations more stable; meant for lower layers.
+- ``Gamma(γ)``: the supporting contributions (a_j w_jk > 0) strengthened by γ: weights w + γ·w⁺ on
+  inputs ≥ 0 and w + γ·w⁻ on inputs < 0. What supported each neuron, rather than what cancelled?
+  More stable explanations; meant for the lower *hidden* layers.
+- Input-layer rules (deep Taylor decomposition with a root point chosen for the input domain,
+  Montavon et al. 2017, 2019): ``ZBox(low, high)`` (z^B) for inputs in a box such as standardized
+  data of known range, ``Flat`` and ``WSquare`` (w²) when the input values should not matter.
 - ``ZPlus``: only positive weights, R_j = Σ_k a_j w⁺_jk / Σ_j a_j w⁺_jk · R_k. Which inputs excited
   each neuron? The deep Taylor rule for layers whose inputs are ≥ 0 (after a ReLU); γ → ∞ of LRP-γ.
 - ``AlphaBeta(α, β)``: positive contributions (a_j w_jk)⁺ and negative ones (a_j w_jk)⁻ normalized
@@ -37,9 +41,10 @@ same input relevances to rounding (~1e-15 relative) where the rules coincide: LR
 captum's ``EpsilonRule(ε)`` (ε·sign(z), sign(0) = +1; ε = 0 for LRP-0, which gives NaN where a
 denominator is 0 and this module 0), starting from the model's output for the target
 (``start="output"``, the logit when the last layer is linear) and passing ReLU and tanh unchanged.
-captum's ``GammaRule`` and ``Alpha1_Beta0_Rule`` take the weights w + γw⁺ and w⁺ (w⁺ on inputs of
-either sign: ``ZPlus``, not ``AlphaBeta(1, 0)``) but leave the bias as it is, so they agree with
-``Gamma`` and ``ZPlus`` only on layers without bias (``set_bias_to_zero=True`` instead drops the
+captum's ``GammaRule`` and ``Alpha1_Beta0_Rule`` take the weights w + γw⁺ and w⁺ on inputs of
+either sign (so ``GammaRule`` is this module's ``Gamma`` only where the inputs are ≥ 0, and
+``Alpha1_Beta0_Rule`` is ``ZPlus``, not ``AlphaBeta(1, 0)``) but leave the bias as it is, so they
+agree with ``Gamma`` and ``ZPlus`` only on layers without bias (``set_bias_to_zero=True`` instead drops the
 bias from the denominators, which no rule here does); they also add 1e-9·sign(z) to every
 denominator where this module divides exactly, which moves the relevances by up to about 1e-6
 relative (the test lowers it to compare exactly). captum has no general αβ rule. zennit (read from
@@ -129,7 +134,17 @@ class Epsilon:
 
 @dataclass(frozen=True)
 class Gamma:
-    """LRP-γ: weights and bias w + γ·w⁺, favouring the contributions that support a neuron."""
+    """LRP-γ, favouring the contributions that support a neuron: z_jk = a_j (w_jk + γ w⁺_jk) for
+    inputs a_j ≥ 0 and a_j (w_jk + γ w⁻_jk) for a_j < 0, bias b + γ b⁺ (the bias neuron's input is 1).
+
+    The supporting contributions are those with a_j w_jk > 0: a positive weight on a positive input,
+    or a negative weight on a negative one, so the rule strengthens w⁺ or w⁻ by the input's sign
+    (the generalized rule of Montavon et al., 2019). On inputs ≥ 0 (ReLU outputs) it is the
+    familiar w + γw⁺, which is what captum's ``GammaRule`` applies to every input. Example: inputs
+    (−1, −2), weights (1, −1), γ = 0.25 give (−0.67, 1.67) where LRP-0 gives (−1, 2)::
+
+        Gamma(0.25).terms(a, kernel, bias)   # used through explain(model, x, Gamma(0.25))
+    """
 
     gamma: float = 0.25
 
@@ -138,7 +153,46 @@ class Gamma:
             raise ValueError(f"gamma must be ≥ 0, got {self.gamma}")
 
     def terms(self, a: Any, kernel: Any, bias: Any) -> list[Term]:
-        return [Term(1.0, ((a, kernel + self.gamma * _positive(kernel)),), bias + self.gamma * _positive(bias))]
+        g = self.gamma
+        return [Term(1.0, ((_positive(a), kernel + g * _positive(kernel)), (_negative(a), kernel + g * _negative(kernel))),
+                     bias + g * _positive(bias))]
+
+
+@dataclass(frozen=True)
+class ZBox:
+    """z^B for an input layer whose inputs lie in [low, high] (per input, e.g. the training data's
+    range): z_jk = x_j w_jk − l_j w⁺_jk − h_j w⁻_jk, no bias share (deep Taylor decomposition with the
+    root point searched inside the box; Montavon et al. 2017). Every term is ≥ 0 for x in the box,
+    so relevance never changes sign through this layer. Example::
+
+        Composite({0: ZBox(X_train.min(0), X_train.max(0)), -1: LRP0()}, default=Epsilon(0.25))
+    """
+
+    low: Any
+    high: Any
+
+    def terms(self, a: Any, kernel: Any, bias: Any) -> list[Term]:
+        zeros = ops.zeros_like(a)
+        low, high = zeros + ops.cast(self.low, a.dtype), zeros + ops.cast(self.high, a.dtype)
+        return [Term(1.0, ((a, kernel), (low, -_positive(kernel)), (high, -_negative(kernel))), ops.zeros_like(bias))]
+
+
+@dataclass(frozen=True)
+class Flat:
+    """Flat rule for an input layer: every input gets an equal share of each neuron's relevance,
+    whatever its value (a reference point that says only which neurons an input feeds)."""
+
+    def terms(self, a: Any, kernel: Any, bias: Any) -> list[Term]:
+        return [Term(1.0, ((ops.ones_like(a), ops.ones_like(kernel)),), ops.zeros_like(bias))]
+
+
+@dataclass(frozen=True)
+class WSquare:
+    """w² rule for an input layer: shares in proportion to w_jk², independent of the input values
+    (deep Taylor decomposition with the root point at the far end of the weight direction)."""
+
+    def terms(self, a: Any, kernel: Any, bias: Any) -> list[Term]:
+        return [Term(1.0, ((ops.ones_like(a), ops.square(kernel)),), ops.zeros_like(bias))]
 
 
 @dataclass(frozen=True)
@@ -247,9 +301,10 @@ class Composite:
 
     ``rules`` maps a layer's name, or its position among the layers that take a rule (the dense
     layers: 0 is the first, −1 the last), to its rule; ``default`` covers the others. The recipe of
-    Montavon et al. (2019), LRP-γ low, LRP-ε in the middle and LRP-0 at the top::
+    Montavon et al. (2019): a rule for the input domain at the bottom (z^B for bounded inputs, or
+    flat or w²), LRP-γ on the lower hidden layers, LRP-ε in the middle and LRP-0 at the top::
 
-        Composite({0: Gamma(0.25), -1: LRP0()}, default=Epsilon(0.25))
+        Composite({0: ZBox(low, high), 1: Gamma(0.25), -1: LRP0()}, default=Epsilon(0.25))
     """
 
     def __init__(self, rules: Mapping[int | str, Rule], default: Rule) -> None:
