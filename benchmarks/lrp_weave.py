@@ -35,7 +35,8 @@ RESULTS = Path(__file__).parent / "results" / "lrp_weave.json"
 
 
 def rules(model) -> dict[str, object]:
-    """LRP-0, ε and the recipe of Montavon et al. (γ on the layers reading the input features, LRP-0 at the top)."""
+    """LRP-0, ε and a γ/ε/LRP-0 composite (γ on the layers reading the input features): timing cases of
+    one, two and three rules, not a recommendation for the input layer (see ``course.explain.lrp.ZBox``)."""
     first = [name for name in dense_names(model) if name.startswith("weave_0/") and "update" not in name]
     return {"LRP-0": LRP0(), "epsilon(0.25)": Epsilon(0.25),
             "composite gamma(0.25)/epsilon(0.25)/LRP-0": Composite({**{n: Gamma(0.25) for n in first}, -1: LRP0()},

@@ -86,3 +86,32 @@ def test_errors():
         removal_steps(5, 6)
     with pytest.raises(ValueError, match="shape"):
         perturbation_curves(lambda A: A.sum(axis=1), np.ones((2, 3)), np.ones((2, 4)), 0.0)
+
+
+def test_aopc_by_hand():
+    # f = x1 + 2 x2 + 3 x3 at x = (1, 1, 1), baseline 0: most-first 6 → 3 → 1 → 0.
+    curves = perturbation_curves(lambda A: A @ np.array([1.0, 2.0, 3.0]), np.ones((1, 3)), np.array([[1.0, 2, 3]]), 0.0)
+    np.testing.assert_allclose(curves.most, [[6, 3, 1, 0]])
+    assert curves.aopc(fraction=0.34) == pytest.approx((0 + 3) / 2)       # steps 0 and 1 (fractions 0, 1/3)
+    assert curves.aopc(fraction=1.0) == pytest.approx((0 + 3 + 5 + 6) / 4)
+    assert curves.aopc(fraction=1.0, order="least") == pytest.approx((0 + 1 + 3 + 6) / 4)
+
+
+def test_gaussian_infill_is_the_conditional_mean():
+    """Two correlated features: x1 given x2 has mean μ1 + ρ σ1/σ2 (x2 − μ2) (closed form)."""
+    from course.explain.perturbation import GaussianInfill
+
+    rng = np.random.default_rng(5)
+    mean, sd, rho = np.array([1.0, -2.0]), np.array([2.0, 0.5]), 0.8
+    cov = np.array([[sd[0] ** 2, rho * sd[0] * sd[1]], [rho * sd[0] * sd[1], sd[1] ** 2]])
+    train = rng.multivariate_normal(mean, cov, size=200_000)
+    infill = GaussianInfill(train)
+    X = np.array([[5.0, -1.5], [0.0, -3.0]])
+    filled = infill(X, np.array([[True, False], [False, False]]))
+    expected = mean[0] + rho * sd[0] / sd[1] * (X[0, 1] - mean[1])
+    assert filled[0, 1] == X[0, 1] and filled[0, 0] == pytest.approx(expected, abs=0.02)
+    np.testing.assert_array_equal(filled[1], X[1])  # nothing removed: untouched
+    np.testing.assert_allclose(infill(X, np.ones_like(X, dtype=bool)), np.tile(train.mean(0), (2, 1)))
+    # In perturbation curves: a model that reads x1 only loses little when x1 is inferred from x2.
+    curves = perturbation_curves(lambda A: A[:, 0], X[:1], np.array([[1.0, 0.0]]), None, infill=infill)
+    assert curves.most[0, 1] == pytest.approx(expected, abs=0.02)

@@ -7,6 +7,14 @@ features first should make the output fall fastest, removing the least relevant 
 random order lies in between. The area between the least-first and the most-first curves measures
 how well the ranking separates important from unimportant features; it is comparable between
 explanation methods of the same model and data, not between models.
+
+Two cautions, both measured in Module 5. Replacing a feature by a constant makes inputs the model
+never saw, and a classifier may react to that rather than to the lost information (the curve then
+*rises* after a few steps); ``infill=GaussianInfill(X_train)`` replaces the removed features by
+their conditional mean given the kept ones instead, which stays on the data's (Gaussian) manifold.
+And the area is only meaningful where the curves are monotone: :meth:`PerturbationCurves.aopc`
+averages the drop over the first steps alone (Samek et al.'s AOPC), and
+:meth:`PerturbationCurves.score` above 1 flags a broken test (see its docstring).
 """
 from __future__ import annotations
 
@@ -45,6 +53,15 @@ class PerturbationCurves:
         full_change = np.mean(np.abs(self.most[:, 0] - self.most[:, -1]))
         return self.area_between() / full_change if full_change > 0 else float("nan")
 
+    def aopc(self, fraction: float = 0.1, order: str = "most") -> float:
+        """Area over the perturbation curve (Samek et al. 2017) over the first ``fraction`` of the
+        features: the mean over those steps k = 0..L of the mean drop f(x) − f(x after k steps).
+
+        Example: curves whose mean output goes 5, 3, 2 over the first steps give (0 + 2 + 3)/3."""
+        steps = np.flatnonzero(self.fractions <= fraction + 1e-12)
+        curve = getattr(self, order)
+        return float(np.mean(curve[:, [0]] - curve[:, steps]))
+
 
 def removal_steps(n_features: int, steps: int | None = None) -> np.ndarray:
     """Features removed after each step: 0, …, n_features in ``steps`` near-equal steps (default: one at a time)."""
@@ -65,21 +82,58 @@ def removal_orders(relevance: np.ndarray, seed: int = 0) -> dict[str, np.ndarray
             "random": np.argsort(rng.random(relevance.shape), axis=1)}
 
 
-def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, relevance: np.ndarray,
-                        baseline: np.ndarray | float, steps: int | None = None, seed: int = 0,
-                        with_random: bool = True) -> PerturbationCurves:
-    """The model output of every sample as features are replaced by ``baseline`` in each order.
+class GaussianInfill:
+    """Removed features replaced by their conditional mean given the kept ones, under a Gaussian
+    fitted to training data: x_r = μ_r + Σ_rk Σ_kk⁻¹ (x_k − μ_k). For spectra, band powers are
+    strongly correlated, so the infilled input still looks like a real one.
 
-    ``predict(X) -> (n,)`` scores is any model; ``relevance`` (n, d) ranks the features of each sample;
-    ``baseline`` is a scalar, one value per feature (the training mean) or one row per sample. One
-    ``predict`` call per step and order. The random order does not depend on ``relevance``: when
-    several explanations of the same samples are compared, ``with_random=False`` saves its calls for
-    all but one.
+    ``ridge`` (relative to the mean variance) keeps Σ_kk invertible. Example::
+
+        infill = GaussianInfill(X_train)
+        curves = perturbation_curves(predict, X, R, baseline=None, infill=infill)
+    """
+
+    def __init__(self, X_train: np.ndarray, ridge: float = 1e-6):
+        X_train = np.asarray(X_train, dtype=float)
+        self.mean = X_train.mean(axis=0)
+        cov = np.cov(X_train, rowvar=False)
+        self.cov = cov + ridge * np.trace(cov) / len(cov) * np.eye(len(cov))
+
+    def __call__(self, X: np.ndarray, removed: np.ndarray) -> np.ndarray:
+        """``X`` (n, d) with the entries where ``removed`` (n, d, bool) replaced."""
+        X = np.asarray(X, dtype=float)
+        out = X.copy()
+        for i in range(len(X)):
+            r, k = removed[i], ~removed[i]
+            if not r.any():
+                continue
+            if not k.any():
+                out[i] = self.mean
+                continue
+            shift = np.linalg.solve(self.cov[np.ix_(k, k)], X[i, k] - self.mean[k])
+            out[i, r] = self.mean[r] + self.cov[np.ix_(r, k)] @ shift
+        return out
+
+
+def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, relevance: np.ndarray,
+                        baseline: np.ndarray | float | None, steps: int | None = None, seed: int = 0,
+                        with_random: bool = True,
+                        infill: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> PerturbationCurves:
+    """The model output of every sample as features are removed in each order.
+
+    ``predict(X) -> (n,)`` scores is any model; ``relevance`` (n, d) ranks the features of each sample.
+    A removed feature takes ``baseline`` (a scalar, one value per feature such as the training mean,
+    or one row per sample), or, with ``infill(X, removed)``, whatever it returns (e.g.
+    :class:`GaussianInfill`; ``baseline`` is then unused). One ``predict`` call per step and order.
+    The random order does not depend on ``relevance``: when several explanations of the same samples
+    are compared, ``with_random=False`` saves its calls for all but one.
     """
     X = np.asarray(X, dtype=float)
     if np.shape(relevance) != X.shape:
         raise ValueError(f"relevance has shape {np.shape(relevance)}, X has {X.shape}")
-    base = np.broadcast_to(np.asarray(baseline, dtype=float), X.shape)
+    if infill is None:
+        base = np.broadcast_to(np.asarray(baseline, dtype=float), X.shape)
+        infill = lambda X, mask: np.where(mask, base, X)  # noqa: E731
     removed = removal_steps(X.shape[1], steps)
     curves = {}
     orders = removal_orders(relevance, seed)
@@ -88,6 +142,5 @@ def perturbation_curves(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarr
     for name, order in orders.items():
         rank = np.empty_like(order)
         np.put_along_axis(rank, order, np.arange(X.shape[1])[None].repeat(len(X), axis=0), axis=1)
-        curves[name] = np.stack([np.asarray(predict(np.where(rank < k, base, X))).reshape(len(X))
-                                 for k in removed], axis=1)
+        curves[name] = np.stack([np.asarray(predict(infill(X, rank < k))).reshape(len(X)) for k in removed], axis=1)
     return PerturbationCurves(removed, **curves)
