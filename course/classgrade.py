@@ -135,6 +135,9 @@ def _why_nbgrader_failed(code: int, log: str, settings: Settings) -> str:
         return f"the notebook ran longer than {settings.notebook_timeout} s (its kernel was killed)"
     if "DeadKernelError" in log or "Kernel died" in log:
         return "the kernel died while running the notebook (os._exit, a crash or running out of memory)"
+    if "CellTimeoutError" in log:
+        return (f"a cell ran longer than {settings.cell_timeout} s and did not stop when interrupted "
+                "(its kernel was shut down)")
     if "Kernel didn't respond" in log:
         return "the kernel did not start"
     errors = [line.strip() for line in log.splitlines() if "Error" in line and not line.startswith("[")]
