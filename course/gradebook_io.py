@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "|")
@@ -35,10 +36,13 @@ def record_scores(database: Path, module: str, student: str, scores: dict[str, f
     ``scores`` (manually graded ones) keep nbgrader's defaults.
     """
     from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
 
     if replace:
         forget_submission(database, module, student)
-    with Gradebook(gradebook_url(database)) as gradebook:
+    with Gradebook(gradebook_url(database)) as gradebook, warnings.catch_warnings():
+        # nbgrader's add_submission trips SQLAlchemy's autoflush warning; the rows are written.
+        warnings.simplefilter("ignore", SAWarning)
         gradebook.update_or_create_student(student)
         if replace:
             gradebook.add_submission(module, student)

@@ -4,6 +4,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import uuid
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -96,3 +99,80 @@ def test_grading_without_a_sandbox_refuses_clearly(tmp_path):
     assert done.returncode == 2
     assert "refusing to run student code without a sandbox" in done.stderr and "--trusted-without-sandbox" in done.stderr
     assert not (course / "autograde" / "grades.csv").exists()
+
+
+def tiny_course(folder):
+    """A one-exercise course: fast to grade, sandboxed or not."""
+    answer = new_code_cell("def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION", id="answer")
+    answer.metadata["nbgrader"] = {"grade": False, "grade_id": "square", "locked": False, "solution": True,
+                                   "schema_version": 3, "task": False}
+    test = graded_cell("test_square", "assert square(3) == 9\n### BEGIN HIDDEN TESTS\n"
+                       "assert square(-4) == 16, 'negative numbers square to positive ones'\n### END HIDDEN TESTS",
+                       points=2, count=None)
+    test.id = "test"
+    (folder / "source" / "01-tiny").mkdir(parents=True)
+    (folder / "autograde").mkdir()
+    shutil.copy2(ROOT / "nbgrader_config.py", folder)
+    nbformat.write(new_notebook(cells=[answer, test], metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}}), folder / "source" / "01-tiny" / "01-tiny.ipynb")
+    subprocess.run([sys.executable, "-m", "course", "release", "01-tiny"], cwd=folder, check=True, capture_output=True)
+    release = nbformat.read(folder / "release" / "01-tiny" / "01-tiny.ipynb", as_version=4)
+    for student, code in (("good", "def square(x):\n    return x * x"),
+                          ("wrong", "def square(x):\n    return 3 * abs(x) if x < 0 else x * x")):
+        notebook = nbformat.from_dict(release)
+        notebook.cells[0].source = code
+        (folder / "autograde" / "submitted" / student / "01-tiny").mkdir(parents=True)
+        nbformat.write(notebook, folder / "autograde" / "submitted" / student / "01-tiny" / "01-tiny.ipynb")
+    return folder
+
+
+def test_regrading_is_idempotent_and_the_unsandboxed_mode_agrees(tmp_path):
+    course = tiny_course(tmp_path)
+    runs = []
+    for extra in ([], ["--trusted-without-sandbox"]):  # a re-run, and without the sandbox
+        if not extra and classgrade.sandbox.unavailable():
+            continue
+        done = subprocess.run([sys.executable, "-m", "course", "grade", "01-tiny", *extra], cwd=course,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        runs.append((course / "autograde" / "grades.csv").read_text())
+    assert all(run == runs[0] for run in runs)
+    assert runs[0].splitlines()[1:] == ["01-tiny,good,2.0,2.0,graded", "01-tiny,wrong,0.0,2.0,graded"]
+    feedback = (course / "autograde" / "feedback" / "wrong" / "01-tiny" / "01-tiny.html").read_text()
+    assert "AssertionError" in feedback and "square(-4)" not in feedback and "negative numbers" not in feedback
+    assert len(list((course / "autograde" / "backups").glob("*.db"))) == len(runs) - 1, "one before each rewrite"
+
+
+def _processes_with(text):
+    found = []
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            if text in (process / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(process.name)
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(classgrade.sandbox.unavailable() is not None, reason="needs the bubblewrap sandbox")
+def test_killing_the_grader_kills_every_student_process(tmp_path):
+    course = tiny_course(tmp_path)
+    marker = f"sleeper-{uuid.uuid4().hex}"
+    release = nbformat.read(course / "release" / "01-tiny" / "01-tiny.ipynb", as_version=4)
+    release.cells[0].source = ("import subprocess, sys, time\n"
+                               f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)  # {marker}'])\n"
+                               "time.sleep(300)")
+    (course / "autograde" / "submitted" / "sleeper" / "01-tiny").mkdir(parents=True)
+    nbformat.write(release, course / "autograde" / "submitted" / "sleeper" / "01-tiny" / "01-tiny.ipynb")
+    grader = subprocess.Popen([sys.executable, "-m", "course", "grade", "01-tiny"], cwd=course,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 180
+    while not _processes_with(marker) and time.monotonic() < deadline and grader.poll() is None:
+        time.sleep(0.5)
+    assert _processes_with(marker), "the sleeper never started"
+    grader.kill()
+    grader.wait()
+    deadline = time.monotonic() + 30
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _processes_with(marker) == []
