@@ -86,10 +86,21 @@ class _Assignment:
                 and not c.metadata.nbgrader.get("solution")}
 
 
+# Starts nbgrader so that it asks to be killed when the grader dies (Linux prctl
+# PR_SET_PDEATHSIG, kept across exec); the sandbox in turn dies with nbgrader.
+_DIES_WITH_GRADER = """import ctypes, os, signal, sys
+if sys.platform.startswith("linux"):
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() != int(sys.argv[1]):
+        sys.exit(137)
+os.execv(sys.executable, [sys.executable, "-m", "nbgrader", *sys.argv[2:]])
+"""
+
+
 def _nbgrader(args: list[str], cwd: Path, env: dict | None = None, timeout: float | None = None) -> tuple[int, str]:
-    """Run nbgrader in its own process group, killed whole at ``timeout``; return (exit code, log),
-    the code -9 when it was killed."""
-    process = subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=cwd, env=env,
+    """Run nbgrader in its own process group, killed whole at ``timeout`` or when this process
+    dies; return (exit code, log), the code -9 when it was killed."""
+    process = subprocess.Popen([sys.executable, "-c", _DIES_WITH_GRADER, str(os.getpid()), *args], cwd=cwd, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                errors="replace", start_new_session=True)
     try:
