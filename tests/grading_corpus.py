@@ -38,9 +38,10 @@ subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)  # {marker
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 print("x" * 20_000_000)
 '''
+# A correct answer whose library logs to stderr inside the test cell (nbgrader alone would score 0).
 NOISE = {
-    "empirical_risk": "import warnings\n\ndef empirical_risk(y, y_pred):\n"
-                      "    warnings.warn('a library deprecation warning')\n"
+    "empirical_risk": "import sys\n\ndef empirical_risk(y, y_pred):\n"
+                      "    print('W external/xla: a library log line', file=sys.stderr)\n"
                       "    y, y_pred = np.asarray(y, dtype=float), np.asarray(y_pred, dtype=float)\n"
                       "    return float(np.mean((y - y_pred) ** 2))",
 }

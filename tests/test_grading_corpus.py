@@ -135,6 +135,14 @@ def test_nothing_outside_autograde_changes(run):
     assert list((autograde / "backups").glob("gradebook-*.db")), "the gradebook is backed up before writing"
 
 
+def test_library_noise_on_stderr_keeps_full_marks(run):
+    executed = nbformat.read(run["course"] / "autograde" / "autograded" / "noisy-forged" / MODULE / f"{MODULE}.ipynb",
+                             as_version=4)
+    test = next(c for c in executed.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_empirical_risk")
+    assert any(o.get("name") == "stderr" for o in test.outputs), "the noise must reach the graded cell"
+    assert grades(run)["noisy-forged"]["score"] == "21.0"
+
+
 def test_notes_name_what_was_neutralised(run):
     out = run["done"].stdout
     assert "repeats test_ridge_fit" in out and "(bonus)" in out and "course.py" in out
