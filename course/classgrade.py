@@ -174,7 +174,8 @@ def _grade_one(assignment: _Assignment, submission: submissions.Submission, scra
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime), "TMPDIR": str(runtime)}
     options = [f"--ExecutePreprocessor.timeout={settings.cell_timeout}", "--OverwriteCells.add_missing_cells=True"]
     if settings.sandboxed:
-        sandbox.install_kernel(scratch / "jupyter", work, scratch / "home", runtime, settings.limits)
+        sandbox.install_kernel(scratch / "jupyter", work, scratch / "kernel-cwd", scratch / "home", runtime,
+                               settings.limits)
         env["JUPYTER_PATH"] = os.pathsep.join([str(scratch / "jupyter"), os.environ.get("JUPYTER_PATH", "")])
         options += sandbox.nbgrader_options(runtime)
     else:
@@ -253,6 +254,13 @@ def _publish(outcome: Outcome, module: str, autograde: Path) -> None:
             shutil.copy2(source, target / source.name)
 
 
+def _write(path: Path, text: str) -> None:
+    """Write ``path`` itself: a link found there is replaced, not written through."""
+    if path.is_symlink():
+        path.unlink()
+    path.write_text(text)
+
+
 def _backup(database: Path) -> Path | None:
     if not database.is_file():
         return None
@@ -270,7 +278,10 @@ def grade_class(root: Path, module: str, settings: Settings = Settings(), echo=p
         if problem:
             raise CourseError(f"refusing to run student code without a sandbox: {problem}. For work you "
                               "trust (your own tests), pass --trusted-without-sandbox.")
-    autograde = _real_folder(root / "autograde")
+    autograde = root / "autograde"
+    if autograde.is_symlink():
+        raise CourseError(f"{autograde} is a link: grading writes only into a real folder of the course")
+    autograde.mkdir(exist_ok=True)
     before = fingerprint(root)
     started = time.monotonic()
     log_lines = [f"course grade {module}: {datetime.now(timezone.utc).isoformat()} "
@@ -282,6 +293,8 @@ def grade_class(root: Path, module: str, settings: Settings = Settings(), echo=p
         if not found:
             raise CourseError(f"no submissions found: put them in {autograde / 'submitted'}/STUDENT/{module}/{module}.ipynb")
         database = autograde / "gradebook.db"
+        if database.is_symlink():
+            raise CourseError(f"{database} is a link: grading writes only a real gradebook of the course")
         backup = _backup(database)
         if backup:
             log_lines.append(f"gradebook backed up to {backup}")
@@ -294,9 +307,10 @@ def grade_class(root: Path, module: str, settings: Settings = Settings(), echo=p
         outcomes = [Outcome(s.student, max_score, reason=s.reason) for s in found
                     if isinstance(s, submissions.Rejected)]
         valid = [s for s in found if isinstance(s, submissions.Submission)]
-        for outcome in outcomes:  # no stale score from an earlier run for a now ungradable student
+        for outcome in outcomes:  # no stale score or feedback from an earlier run
             if submissions.reason_for_student_id(outcome.student) is None:
                 gradebook_io.forget_submission(database, module, outcome.student)
+                _publish(outcome, module, autograde)
         threads = max(1, (os.cpu_count() or 1) // max(1, min(settings.jobs, len(valid) or 1)))
         settings = replace(settings, limits=replace(settings.limits, threads=threads))
         echo(f"grading {len(valid)} submission(s) of {module}, {settings.jobs} at a time"
@@ -322,7 +336,7 @@ def grade_class(root: Path, module: str, settings: Settings = Settings(), echo=p
     ungradable_file = autograde / "ungradable.json"
     ungradable = gradebook_io.load_ungradable(ungradable_file)
     ungradable[module] = {o.student: o.reason for o in outcomes if o.scores is None}
-    ungradable_file.write_text(json.dumps(ungradable, indent=1, sort_keys=True))
+    _write(ungradable_file, json.dumps(ungradable, indent=1, sort_keys=True))
     gradebook_io.export_csv(database, ungradable, autograde / "grades.csv")
     for outcome in outcomes:
         log_lines.append(f"===== {outcome.student}: {outcome.summary.split(maxsplit=1)[1]}")
@@ -330,7 +344,7 @@ def grade_class(root: Path, module: str, settings: Settings = Settings(), echo=p
         log_lines.append(outcome.log)
     changed = _changes(before, fingerprint(root))
     log_lines.append(f"finished in {time.monotonic() - started:.0f} s; changed outside autograde/: {changed or 'nothing'}")
-    (autograde / "grade.log").write_text("\n".join(log_lines))
+    _write(autograde / "grade.log", "\n".join(log_lines))
     if changed:
         raise CourseError(f"files outside autograde/ changed during grading: {', '.join(changed[:20])}")
     return outcomes

@@ -2,9 +2,11 @@
 
 nbgrader itself runs as the instructor; only the kernel it starts is confined. The kernel sees the
 system and Python read-only, the ``course`` package read-only, and three private folders: its
-working folder (a copy of one notebook), a home folder and the folder of its connection file. It
-has no network (its own empty network namespace: it talks to nbgrader over Unix sockets), its own
-process namespace (every process it starts dies with it) and resource limits.
+working folder (empty, at the path nbgrader runs it in but a folder of its own, so that nothing it
+leaves there, a link included, reaches the folder nbgrader writes the graded notebook to), a home
+folder and the folder of its connection file. It has no network (its own empty network namespace:
+it talks to nbgrader over Unix sockets), its own process namespace (every process it starts dies
+with it) and resource limits.
 
 >>> problem = unavailable()
 >>> problem is None or "bubblewrap" in problem
@@ -83,8 +85,9 @@ def _data_cache() -> Path:
     return Path(os.environ.get("COURSE_CACHE_DIR") or platformdirs.user_cache_dir("mlchem-course"))
 
 
-def kernel_argv(work: Path, home: Path, runtime: Path, limits: Limits) -> list[str]:
-    """The command line of one sandboxed kernel (``{connection_file}`` filled in by Jupyter)."""
+def kernel_argv(work: Path, cwd: Path, home: Path, runtime: Path, limits: Limits) -> list[str]:
+    """The command line of one sandboxed kernel (``{connection_file}`` filled in by Jupyter):
+    the private folder ``cwd`` appears at ``work``, where nbgrader runs the notebook."""
     package_parent = Path(course.__file__).resolve().parent.parent
     cache = _data_cache()
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(home),
@@ -98,7 +101,7 @@ def kernel_argv(work: Path, home: Path, runtime: Path, limits: Limits) -> list[s
         args += ["--ro-bind", str(cache), str(cache)]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
              "--bind", str(home), str(home), "--bind", str(runtime), str(runtime),
-             "--bind", str(work), str(work), "--chdir", str(work)]
+             "--bind", str(cwd), str(work), "--chdir", str(work)]
     for key, value in env.items():
         args += ["--setenv", key, value]
     limit = [f"--data={limits.memory}", f"--fsize={limits.file_size}", f"--nproc={limits.processes}",
@@ -107,16 +110,16 @@ def kernel_argv(work: Path, home: Path, runtime: Path, limits: Limits) -> list[s
             "-f", "{connection_file}"]
 
 
-def install_kernel(jupyter_data: Path, work: Path, home: Path, runtime: Path, limits: Limits) -> None:
+def install_kernel(jupyter_data: Path, work: Path, cwd: Path, home: Path, runtime: Path, limits: Limits) -> None:
     """Write the ``course-sandbox`` kernel spec into ``jupyter_data/kernels`` (put that folder first
     on ``JUPYTER_PATH`` of the nbgrader process)."""
     spec = jupyter_data / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
-    for folder in (work, home, runtime):
+    for folder in (work, cwd, home, runtime):
         folder.mkdir(parents=True, exist_ok=True)
     _seed_matplotlib_cache(home / "matplotlib")
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": kernel_argv(work, home, runtime, limits),
+        "argv": kernel_argv(work, cwd, home, runtime, limits),
         "display_name": "Python 3 (grading sandbox)", "language": "python"}, indent=1))
 
 

@@ -33,6 +33,8 @@ probe("gradebook", lambda: next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cw
 probe("other submissions", lambda: next(p for p in pathlib.Path.cwd().parents if (p / "submitted").exists()))
 probe("network", lambda: socket.create_connection(("127.0.0.1", {port}), timeout=3))
 probe("memory", lambda: bytearray(3 * 2**30))
+probe("link out", lambda: os.symlink({course!r} + "/nbgrader_config.py", "01-regression.ipynb")
+      or open("01-regression.ipynb").read())
 probe("file size", lambda: open("big.bin", "wb").truncate(300 * 2**20))
 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)  # {marker}"], start_new_session=True,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
