@@ -92,6 +92,8 @@ def export_csv(database: Path, ungradable: dict[str, dict[str, str]], target: Pa
                 status = "needs manual grading" if submission.needs_manual_grade else "graded"
                 rows.append([assignment.name, student, submission.score, assignment.max_score, status])
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink():
+        target.unlink()
     with target.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["assignment", "student_id", "score", "max_score", "status"])

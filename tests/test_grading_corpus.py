@@ -45,6 +45,9 @@ def run(tmp_path_factory):
                     f"--CourseDirectory.release_directory={tmp_path_factory.mktemp('unused')}"],
                    cwd=course, check=True, capture_output=True)
     (course / "autograde" / "autograded").symlink_to(course / "source")
+    (course / "autograde" / "grades.csv").symlink_to(course / "source" / MODULE / f"{MODULE}.ipynb")
+    (course / "autograde" / "feedback" / "solution").mkdir(parents=True)
+    (course / "autograde" / "feedback" / "solution" / MODULE).symlink_to(course / "source" / MODULE)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
@@ -123,7 +126,7 @@ def test_hostile_code_reaches_nothing(run):
                              as_version=4)
     printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
     probes = re.findall(r"PROBE (.+?): (\w+)", printed)
-    assert len(probes) == 7 and all(result == "blocked" for _, result in probes), probes
+    assert len(probes) == 8 and all(result == "blocked" for _, result in probes), probes
     assert run["reached"] == [], "a kernel reached a port on the grader's loopback"
     assert run["survivors"] == [], "a process started by a kernel outlived grading"
 
@@ -132,6 +135,8 @@ def test_nothing_outside_autograde_changes(run):
     assert run["after"] == run["before"]
     autograde = run["course"] / "autograde"
     assert (autograde / "autograded").is_dir() and not (autograde / "autograded").is_symlink()
+    assert not (autograde / "grades.csv").is_symlink()
+    assert not (autograde / "feedback" / "solution" / MODULE).is_symlink()
     assert list((autograde / "backups").glob("gradebook-*.db")), "the gradebook is backed up before writing"
 
 
