@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -57,20 +58,22 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    from course import classgrade, sandbox
+
     root = paths.repo_root()
     (module,) = paths.resolve_modules([args.module], root)
-    submitted = root / "autograde" / "submitted"
-    if not any(submitted.glob(f"*/{module}/{module}.ipynb")):
-        raise paths.CourseError(f"no submissions found: put them in {submitted}/<student>/{module}/{module}.ipynb")
-    with tempfile.TemporaryDirectory() as scratch:
-        # Registers the assignment and its locked cells in the gradebook without touching release/.
-        grading.run_nbgrader(["generate_assignment", module, "--force",
-                              f"--CourseDirectory.release_directory={scratch}"], root)
-    print(grading.run_nbgrader(["autograde", module, "--create", "--force"], root)[-2000:])
-    grading.run_nbgrader(["generate_feedback", module, "--force"], root)
-    export = root / "autograde" / "grades.csv"
-    grading.run_nbgrader(["export", f"--to={export}"], root)
-    print(f"grades: {export}\nfeedback: {root / 'autograde' / 'feedback'}")
+    limits = sandbox.Limits(memory=int(args.memory * sandbox.GiB))
+    settings = classgrade.Settings(jobs=args.jobs, sandboxed=not args.trusted_without_sandbox,
+                                   cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
+                                   limits=limits)
+    outcomes = classgrade.grade_class(root, module, settings)
+    autograde = root / "autograde"
+    print(f"\n{module}: {len(outcomes)} student(s)")
+    for outcome in outcomes:
+        print(f"  {outcome.summary}")
+        for note in outcome.notes:
+            print(f"      note: {note}")
+    print(f"grades: {autograde / 'grades.csv'}\nfeedback: {autograde / 'feedback'}\nlog: {autograde / 'grade.log'}")
     return 0
 
 
@@ -148,8 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
     repro.add_argument("--out", metavar="DIR", help="where executed notebooks and results.json go "
                        "(default build/reproduce; pass solutions to replace the committed ones)")
     repro.set_defaults(run=cmd_reproduce)
-    grade = commands.add_parser("grade", help="autograde autograde/submitted/*/MODULE, write feedback and grades.csv")
+    grade = commands.add_parser("grade", help="check and autograde autograde/submitted/*/MODULE in a sandbox, "
+                                "write feedback, grades.csv and grade.log")
     grade.add_argument("module", metavar="MODULE")
+    grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: all cores)")
+    grade.add_argument("--cell-timeout", type=int, default=600, metavar="S", help="seconds one cell may run (600)")
+    grade.add_argument("--notebook-timeout", type=int, default=1800, metavar="S",
+                       help="seconds one whole notebook may run (1800)")
+    grade.add_argument("--memory", type=float, default=6, metavar="GIB", help="memory of one kernel in GiB (6)")
+    grade.add_argument("--trusted-without-sandbox", action="store_true",
+                       help="run kernels unconfined (only for notebooks you trust; needed where bubblewrap is missing)")
     grade.set_defaults(run=cmd_grade)
     data = commands.add_parser("qm9", help="load QM9 (building the local cache once) and report exclusions")
     data.add_argument("--excluded", action="store_true", help="list every excluded molecule with its reason")

@@ -13,13 +13,19 @@ class CourseError(Exception):
 
 
 def repo_root() -> Path:
-    """The course repository: ``COURSE_ROOT``, else the checkout this package was installed from,
-    else the nearest parent of the working directory holding ``nbgrader_config.py`` and ``source/``."""
+    """The course repository: ``COURSE_ROOT``, else the working directory or its nearest parent
+    holding ``nbgrader_config.py`` and ``source/``, else the checkout this package was installed from.
+
+    The folder you run in wins over the installed checkout, so that ``course grade`` run inside a
+    copy of the course grades that copy, not the original.
+
+    >>> repo_root() / "source"  # doctest: +SKIP
+    PosixPath('/home/me/course/source')
+    """
     if os.environ.get("COURSE_ROOT"):
         return Path(os.environ["COURSE_ROOT"]).resolve()
-    candidates = [Path(__file__).resolve().parent.parent, *Path.cwd().resolve().parents]
-    candidates.insert(1, Path.cwd().resolve())
-    for folder in candidates:
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents, Path(__file__).resolve().parent.parent):
         if (folder / "nbgrader_config.py").is_file() and (folder / "source").is_dir():
             return folder
     raise CourseError("cannot find the course repository (a folder with nbgrader_config.py and "

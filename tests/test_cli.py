@@ -1,4 +1,5 @@
 """The course command: clear messages and exit codes for what users get wrong."""
+import os
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,6 @@ from conftest import ROOT
 def run_course(*args, env_root=None, cwd=ROOT):
     env = None
     if env_root:
-        import os
         env = {**os.environ, "COURSE_ROOT": str(env_root)}
     return subprocess.run([sys.executable, "-m", "course", *args], capture_output=True, text=True, cwd=cwd, env=env)
 
@@ -56,3 +56,17 @@ def test_failed_cell_is_named_and_rows_are_tabled(tmp_path):
     assert lines == [["01-good", "answer", ">=", "40", "42", "yes"], ["01-good", "miss", "<=", "0", "1", "NO"]]
     executed = nbformat.read(tmp_path / "out2" / "01-good" / "01-good.ipynb", as_version=4)
     assert executed.metadata["course_run"]["budget"] == "quick" and "Executed solution" in executed.cells[0].source
+
+
+def test_repo_root_is_the_course_copy_run_in(tmp_path):
+    # Grading a copy of the course must grade that copy, not the checkout the package came from.
+    copy = make_course(tmp_path / "copy", "01-copy", ["1"])
+    (copy / "deeper").mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_ROOT"}
+    for cwd in (copy, copy / "deeper"):
+        done = subprocess.run([sys.executable, "-c", "from course.paths import repo_root; print(repo_root())"],
+                              capture_output=True, text=True, cwd=cwd, env=env)
+        assert done.stdout.strip() == str(copy.resolve()), done.stderr
+    elsewhere = subprocess.run([sys.executable, "-c", "from course.paths import repo_root; print(repo_root())"],
+                               capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert elsewhere.stdout.strip() == str(ROOT), "outside any course the installed checkout is used"

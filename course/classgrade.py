@@ -1,0 +1,350 @@
+"""Grade a whole class: every submission graded or flagged, one failure costing one student.
+
+``grade_class`` (behind ``course grade MODULE``) checks every submission first
+(:mod:`course.submissions`), then grades each one in its own scratch nbgrader course with its
+kernel in the sandbox (:mod:`course.sandbox`), several at a time. It judges the executed notebook
+itself (a test cell scores its points when it ran without an error), strips hidden tests and caps
+the feedback (:mod:`course.scrub`), and only then copies results into ``autograde/``: the
+gradebook (backed up first), the graded notebooks, the feedback pages, ``grades.csv`` and the full
+log ``grade.log``. A run ends with one line per student and a check, by hash, that nothing outside
+``autograde/`` changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from course import gradebook_io, sandbox, scrub, submissions
+from course.paths import CourseError
+
+MAX_FEEDBACK_BYTES = 12 * 1024**2
+SKIPPED_IN_FINGERPRINT = {".git", "__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How ``course grade`` runs; the defaults suit a class of Module 1 on a laptop."""
+
+    jobs: int = max(1, os.cpu_count() or 1)
+    sandboxed: bool = True
+    cell_timeout: int = 600          # seconds one cell may run
+    notebook_timeout: int = 1800     # seconds the whole notebook may run (kills what ignores interrupts)
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+
+
+@dataclass
+class Outcome:
+    """What grading one student produced; ``reason`` is set when the submission is ungradable."""
+
+    student: str
+    max_score: float
+    scores: dict[str, float] | None = None
+    reason: str = ""
+    notes: tuple[str, ...] = ()
+    log: str = ""
+    autograded: Path | None = None
+    feedback: Path | None = None
+
+    @property
+    def summary(self) -> str:
+        if self.scores is None:
+            return f"{self.student:<24} ungradable: {self.reason}"
+        return f"{self.student:<24} {_number(sum(self.scores.values()))}/{_number(self.max_score)}"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class _Assignment:
+    module: str
+    root: Path
+    scratch: Path        # generated once: nbgrader_config.py, gradebook with the assignment
+    release: NotebookNode
+    source: NotebookNode
+
+    @property
+    def points(self) -> dict[str, float]:
+        """Points of every automatically graded test cell, from the release (never a submission)."""
+        return {c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"])
+                for c in self.release.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")
+                and not c.metadata.nbgrader.get("solution")}
+
+
+# Starts nbgrader so that it asks to be killed when the grader dies (Linux prctl
+# PR_SET_PDEATHSIG, kept across exec); the sandbox in turn dies with nbgrader.
+_DIES_WITH_GRADER = """import ctypes, os, signal, sys
+if sys.platform.startswith("linux"):
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() != int(sys.argv[1]):
+        sys.exit(137)
+os.execv(sys.executable, [sys.executable, "-m", "nbgrader", *sys.argv[2:]])
+"""
+
+
+def _nbgrader(args: list[str], cwd: Path, env: dict | None = None, timeout: float | None = None) -> tuple[int, str]:
+    """Run nbgrader in its own process group, killed whole at ``timeout`` or when this process
+    dies; return (exit code, log), the code -9 when it was killed."""
+    process = subprocess.Popen([sys.executable, "-c", _DIES_WITH_GRADER, str(os.getpid()), *args], cwd=cwd, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               errors="replace", start_new_session=True)
+    try:
+        log, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        log, _ = process.communicate()
+        return -9, log
+    return process.returncode, log
+
+
+def _prepare(root: Path, module: str, scratch: Path) -> _Assignment:
+    folder = scratch / "assignment"
+    (folder / "autograde").mkdir(parents=True)
+    shutil.copy2(root / "nbgrader_config.py", folder / "nbgrader_config.py")
+    shutil.copytree(root / "source" / module, folder / "source" / module, symlinks=True,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    code, log = _nbgrader(["generate_assignment", module, "--force"], folder)
+    if code != 0 or "[ERROR]" in log:
+        raise CourseError(f"nbgrader generate_assignment {module} failed:\n{log[-3000:]}")
+    release = nbformat.read(folder / "release" / module / f"{module}.ipynb", as_version=4)
+    source = nbformat.read(root / "source" / module / f"{module}.ipynb", as_version=4)
+    return _Assignment(module, root, folder, release, source)
+
+
+def judge(executed: NotebookNode, points: dict[str, float]) -> dict[str, float]:
+    """Score of every test cell: its points if it ran and raised nothing, else 0.
+
+    Unlike nbgrader, output on stderr does not fail a cell: a library warning in a correct answer
+    costs nothing. A test cell missing from the notebook or never reached scores 0.
+    """
+    scores = dict.fromkeys(points, 0.0)
+    for cell in executed.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in points and cell.cell_type == "code" and cell.get("execution_count") is not None:
+            failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+            scores[grade_id] = 0.0 if failed else points[grade_id]
+    return scores
+
+
+def _why_nbgrader_failed(code: int, log: str, settings: Settings) -> str:
+    if code == -9:
+        return f"the notebook ran longer than {settings.notebook_timeout} s (its kernel was killed)"
+    if "DeadKernelError" in log or "Kernel died" in log:
+        return "the kernel died while running the notebook (os._exit, a crash or running out of memory)"
+    if "CellTimeoutError" in log:
+        return (f"a cell ran longer than {settings.cell_timeout} s and did not stop when interrupted "
+                "(its kernel was shut down)")
+    if "Kernel didn't respond" in log:
+        return "the kernel did not start"
+    errors = [line.strip() for line in log.splitlines() if "Error" in line and not line.startswith("[")]
+    last = errors[-1] if errors else "nbgrader wrote no graded notebook"
+    return f"grading failed: {submissions.printable(last)[:200]} (see grade.log)"
+
+
+def _grade_one(assignment: _Assignment, submission: submissions.Submission, scratch: Path,
+               settings: Settings) -> Outcome:
+    """Grade one submission in a scratch course of its own."""
+    module, student = assignment.module, submission.student
+    outcome = Outcome(student, sum(assignment.points.values()), notes=submission.notes)
+    course = scratch / "course"
+    (course / "autograde").mkdir(parents=True)
+    shutil.copy2(assignment.scratch / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copy2(assignment.scratch / "autograde" / "gradebook.db", course / "autograde" / "gradebook.db")
+    inbox = course / "autograde" / "submitted" / student / module
+    inbox.mkdir(parents=True)
+    nbformat.write(submission.notebook, inbox / f"{module}.ipynb")
+    work = course / "autograde" / "autograded" / student / module
+    runtime = scratch / "runtime"
+    runtime.mkdir()
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime), "TMPDIR": str(runtime)}
+    options = [f"--ExecutePreprocessor.timeout={settings.cell_timeout}", "--OverwriteCells.add_missing_cells=True"]
+    if settings.sandboxed:
+        sandbox.install_kernel(scratch / "jupyter", work, scratch / "kernel-cwd", scratch / "home", runtime,
+                               settings.limits)
+        env["JUPYTER_PATH"] = os.pathsep.join([str(scratch / "jupyter"), os.environ.get("JUPYTER_PATH", "")])
+        options += sandbox.nbgrader_options(runtime)
+    else:
+        options += ["--ExecutePreprocessor.kernel_name=python3"]
+    code, log = _nbgrader(["autograde", module, "--create", "--force", f"--student={student}", *options],
+                          course, env, timeout=settings.notebook_timeout)
+    outcome.log = log
+    graded = work / f"{module}.ipynb"
+    if code != 0 or not graded.is_file():
+        outcome.reason = _why_nbgrader_failed(code, log, settings)
+        return outcome
+    executed = nbformat.read(graded, as_version=4)
+    scores = judge(executed, assignment.points)
+    graded.chmod(0o644)
+    nbformat.write(scrub.scrub(executed, assignment.source), graded)
+    gradebook_io.record_scores(course / "autograde" / "gradebook.db", module, student, scores, replace=False)
+    code, feedback_log = _nbgrader(["generate_feedback", module, f"--student={student}", "--force"], course, env,
+                                   timeout=600)
+    outcome.log += feedback_log
+    page = course / "autograde" / "feedback" / student / module / f"{module}.html"
+    if code == 0 and page.is_file():
+        if page.stat().st_size > MAX_FEEDBACK_BYTES:
+            page.write_text(_short_feedback(module, student, scores, assignment.points))
+        outcome.feedback = page
+    else:
+        outcome.notes += ("no feedback page: nbgrader generate_feedback failed (see grade.log)",)
+    outcome.scores, outcome.autograded = scores, graded
+    return outcome
+
+
+def _short_feedback(module: str, student: str, scores: dict[str, float], points: dict[str, float]) -> str:
+    rows = "".join(f"<tr><td>{g}</td><td>{_number(s)} / {_number(points[g])}</td></tr>" for g, s in scores.items())
+    return (f"<!DOCTYPE html><html><body><h1>{module}: {student}</h1><p>Your graded notebook is too large "
+            f"for a feedback page; these are its scores.</p><table>{rows}</table></body></html>")
+
+
+def fingerprint(root: Path) -> dict[str, str]:
+    """Hash of every file and link under ``root`` except ``autograde/`` and caches."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if d not in SKIPPED_IN_FINGERPRINT and not (here == root and d == "autograde")]
+        for name in files + [d for d in dirs if (here / d).is_symlink()]:
+            path = here / name
+            key = str(path.relative_to(root))
+            if path.is_symlink():
+                found[key] = "link:" + os.readlink(path)
+            elif path.is_file():
+                found[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def _changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def _real_folder(path: Path) -> Path:
+    """``path`` as a real folder: a link found there is removed (never followed), then created."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        path.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _publish(outcome: Outcome, module: str, autograde: Path) -> None:
+    """Copy one student's graded notebook and feedback page into ``autograde/``, through no link."""
+    for kind, source in (("autograded", outcome.autograded), ("feedback", outcome.feedback)):
+        base = _real_folder(autograde / kind)
+        target = _real_folder(base / outcome.student) / module
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        elif target.is_dir():
+            shutil.rmtree(target)
+        if source is not None:
+            target.mkdir()
+            shutil.copy2(source, target / source.name)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write ``path`` itself: a link found there is replaced, not written through."""
+    if path.is_symlink():
+        path.unlink()
+    path.write_text(text)
+
+
+def _backup(database: Path) -> Path | None:
+    if not database.is_file():
+        return None
+    folder = _real_folder(database.parent / "backups")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    copy = folder / f"gradebook-{stamp}.db"
+    shutil.copy2(database, copy)
+    return copy
+
+
+def grade_class(root: Path, module: str, settings: Settings = Settings(), echo=print) -> list[Outcome]:
+    """Grade every submission of ``module`` under ``root/autograde/submitted``; see the module doc."""
+    if settings.sandboxed:
+        problem = sandbox.unavailable()
+        if problem:
+            raise CourseError(f"refusing to run student code without a sandbox: {problem}. For work you "
+                              "trust (your own tests), pass --trusted-without-sandbox.")
+    autograde = root / "autograde"
+    if autograde.is_symlink():
+        raise CourseError(f"{autograde} is a link: grading writes only into a real folder of the course")
+    autograde.mkdir(exist_ok=True)
+    before = fingerprint(root)
+    started = time.monotonic()
+    log_lines = [f"course grade {module}: {datetime.now(timezone.utc).isoformat()} "
+                 f"sandbox={'bubblewrap' if settings.sandboxed else 'NONE (trusted)'} jobs={settings.jobs}"]
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as scratch_name:
+        scratch = Path(scratch_name)
+        assignment = _prepare(root, module, scratch)
+        found = submissions.collect(autograde / "submitted", module, assignment.release)
+        if not found:
+            raise CourseError(f"no submissions found: put them in {autograde / 'submitted'}/STUDENT/{module}/{module}.ipynb")
+        database = autograde / "gradebook.db"
+        if database.is_symlink():
+            raise CourseError(f"{database} is a link: grading writes only a real gradebook of the course")
+        backup = _backup(database)
+        if backup:
+            log_lines.append(f"gradebook backed up to {backup}")
+        code, log = _nbgrader(["generate_assignment", module, "--force",
+                               f"--CourseDirectory.release_directory={scratch / 'unused-release'}"], root)
+        log_lines.append(log)
+        if code != 0 or "[ERROR]" in log:
+            raise CourseError(f"registering {module} in {database} failed:\n{log[-3000:]}")
+        max_score = sum(assignment.points.values())
+        outcomes = [Outcome(s.student, max_score, reason=s.reason) for s in found
+                    if isinstance(s, submissions.Rejected)]
+        valid = [s for s in found if isinstance(s, submissions.Submission)]
+        for outcome in outcomes:  # no stale score or feedback from an earlier run
+            if submissions.reason_for_student_id(outcome.student) is None:
+                gradebook_io.forget_submission(database, module, outcome.student)
+                _publish(outcome, module, autograde)
+        threads = max(1, (os.cpu_count() or 1) // max(1, min(settings.jobs, len(valid) or 1)))
+        settings = replace(settings, limits=replace(settings.limits, threads=threads))
+        echo(f"grading {len(valid)} submission(s) of {module}, {settings.jobs} at a time"
+             + (f"; {len(outcomes)} cannot be graded" if outcomes else ""))
+        with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
+            futures = {pool.submit(_grade_one, assignment, s, scratch / f"student-{i}", settings): s
+                       for i, s in enumerate(valid)}
+            for future in as_completed(futures):
+                submission = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as error:  # a bug or an odd file must not stop the class
+                    outcome = Outcome(submission.student, max_score, reason=f"grading failed: {error!r}"[:300],
+                                      notes=submission.notes)
+                if outcome.scores is not None:
+                    gradebook_io.record_scores(database, module, outcome.student, outcome.scores, replace=True)
+                else:
+                    gradebook_io.forget_submission(database, module, outcome.student)
+                _publish(outcome, module, autograde)
+                outcomes.append(outcome)
+                echo(f"  {outcome.summary}")
+    outcomes.sort(key=lambda o: o.student)
+    ungradable_file = autograde / "ungradable.json"
+    ungradable = gradebook_io.load_ungradable(ungradable_file)
+    ungradable[module] = {o.student: o.reason for o in outcomes if o.scores is None}
+    _write(ungradable_file, json.dumps(ungradable, indent=1, sort_keys=True))
+    gradebook_io.export_csv(database, ungradable, autograde / "grades.csv")
+    for outcome in outcomes:
+        log_lines.append(f"===== {outcome.student}: {outcome.summary.split(maxsplit=1)[1]}")
+        log_lines += [f"note: {note}" for note in outcome.notes]
+        log_lines.append(outcome.log)
+    changed = _changes(before, fingerprint(root))
+    log_lines.append(f"finished in {time.monotonic() - started:.0f} s; changed outside autograde/: {changed or 'nothing'}")
+    _write(autograde / "grade.log", "\n".join(log_lines))
+    if changed:
+        raise CourseError(f"files outside autograde/ changed during grading: {', '.join(changed[:20])}")
+    return outcomes

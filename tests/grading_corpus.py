@@ -1,0 +1,155 @@
+"""Broken and hostile Module 1 submissions, each with the grade or flag ``course grade`` must give.
+
+``build(course, port, marker)`` writes them into ``course/autograde/submitted`` and returns
+``EXPECTED``: student id -> full score (a number) or the start of the ungradable reason. ``port``
+is a loopback port the test listens on (no kernel may reach it) and ``marker`` a string in the
+command line of a process a kernel detaches (none may outlive grading).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+
+from course import grading
+
+MODULE = "01-regression"
+FULL = 21.0
+# Probes run in an extra cell of an otherwise correct notebook: each prints whether it got through.
+PROBES = '''
+import os, pathlib, socket, subprocess, sys
+def probe(name, action):
+    try:
+        action()
+        print(f"PROBE {{name}}: REACHED")
+    except BaseException as error:
+        print(f"PROBE {{name}}: blocked ({{type(error).__name__}})")
+probe("course tree", lambda: os.listdir({course!r} + "/source"))
+probe("write course", lambda: open({course!r} + "/nbgrader_config.py", "a").write("import os; os.remove('x')"))
+probe("gradebook", lambda: next(p for p in [pathlib.Path.cwd(), *pathlib.Path.cwd().parents]
+                               for q in (p / "gradebook.db", p / "autograde" / "gradebook.db") if q.exists()))
+probe("other submissions", lambda: next(p for p in pathlib.Path.cwd().parents if (p / "submitted").exists()))
+probe("network", lambda: socket.create_connection(("127.0.0.1", {port}), timeout=3))
+probe("memory", lambda: bytearray(3 * 2**30))
+probe("link out", lambda: os.symlink({course!r} + "/nbgrader_config.py", "01-regression.ipynb")
+      or open("01-regression.ipynb").read())
+probe("file size", lambda: open("big.bin", "wb").truncate(300 * 2**20))
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)  # {marker}"], start_new_session=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print("x" * 20_000_000)
+'''
+# A correct answer whose library logs to stderr inside the test cell (nbgrader alone would score 0).
+NOISE = {
+    "empirical_risk": "import sys\n\ndef empirical_risk(y, y_pred):\n"
+                      "    print('W external/xla: a library log line', file=sys.stderr)\n"
+                      "    y, y_pred = np.asarray(y, dtype=float), np.asarray(y_pred, dtype=float)\n"
+                      "    return float(np.mean((y - y_pred) ** 2))",
+}
+
+
+def _release_and_solution(root: Path):
+    release = nbformat.read(root / "release" / MODULE / f"{MODULE}.ipynb", as_version=4)
+    source = nbformat.read(root / "source" / MODULE / f"{MODULE}.ipynb", as_version=4)
+    return release, grading.fill_solutions(release, source)
+
+
+def _cell_index(notebook, grade_id):
+    return next(i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def build(repo: Path, course: Path, port: int, marker: str) -> dict[str, float | str]:
+    release, solution = _release_and_solution(repo)
+    mutant = json.loads((repo / "tests" / "mutants" / f"{MODULE}.json").read_text())
+    submitted = course / "autograde" / "submitted"
+    expected: dict[str, float | str] = {}
+
+    def folder(student: str) -> Path:
+        path = submitted / student / MODULE
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def put(student, notebook, expect, name=f"{MODULE}.ipynb"):
+        path = folder(student) / name
+        if isinstance(notebook, bytes):
+            path.write_bytes(notebook)
+        elif isinstance(notebook, str):
+            path.write_text(notebook)
+        else:
+            nbformat.write(notebook, path)
+        expected[student] = expect
+        return path
+
+    # Correct work keeps full marks, however the file was renamed or decorated.
+    put("solution", solution, FULL, name=f"{MODULE} (1).ipynb")
+    put("lms-prefixed", solution, FULL, name=f"lms-prefixed_{MODULE}.ipynb")
+    noisy = grading.replace_answers(solution, NOISE)
+    noisy.cells[_cell_index(noisy, "test_empirical_risk")].metadata.nbgrader["points"] = 50
+    copied = nbformat.from_dict(noisy.cells[_cell_index(noisy, "test_ridge_fit")])
+    copied.id = "pasted-copy"
+    noisy.cells.insert(_cell_index(noisy, "test_ridge_fit") + 1, copied)
+    bonus = nbformat.v4.new_code_cell("pass", id="bonus-cell")
+    bonus.metadata["nbgrader"] = {"grade": True, "grade_id": "bonus", "points": 100, "locked": True,
+                                  "solution": False, "schema_version": 3, "task": False}
+    noisy.cells.append(bonus)
+    noisy.cells.insert(_cell_index(noisy, "setup-01") + 1,
+                       nbformat.v4.new_code_cell("import sys\nprint('oneDNN custom operations are on', file=sys.stderr)"))
+    put("noisy-forged", noisy, FULL)
+    (folder("noisy-forged") / "course.py").write_text("raise ImportError('a shadowing course module ran')\n")
+
+    wrong = grading.replace_answers(solution, mutant["answers"])
+    wrong.cells[_cell_index(wrong, "test_lp_norm")].source = "pass"           # an edited locked test
+    del wrong.cells[_cell_index(wrong, "test_sigmoid")]                       # a deleted test
+    put("wrong", wrong, FULL - 2)
+    put("blank", release, 0.0)
+
+    probes = nbformat.from_dict(solution)
+    probes.cells.insert(_cell_index(probes, "setup-01") + 1,
+                        nbformat.v4.new_code_cell(PROBES.format(course=str(course), port=port, marker=marker)))
+    put("hostile-probes", probes, FULL)
+
+    # Kernels that die or hang cost their own student only.
+    put("exit", grading.replace_answers(solution, {"empirical_risk": "import os\nos._exit(3)"}),
+        "the kernel died")
+    put("segfault", grading.replace_answers(solution, {"empirical_risk": "import ctypes\nctypes.string_at(0)"}),
+        "the kernel died")
+    put("hang", grading.replace_answers(solution, {"empirical_risk":
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"}),
+        "a cell ran longer than 60 s and did not stop")
+
+    # Files that are no notebook of this module are flagged before anything runs.
+    put("empty", b"", "empty file")
+    put("not-json", "{\"cells\": [", "not JSON")
+    put("json-list", "[1, 2, 3]", "JSON but not a notebook")
+    put("nbformat3", json.dumps({"nbformat": 3, "nbformat_minor": 0, "cells": [], "metadata": {}}),
+        "notebook format 3")
+    put("bad-cells", json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
+                                 "cells": [{"cell_type": "spreadsheet", "source": "", "metadata": {}}]}),
+        "not a valid notebook")
+    put("latin1", "{\"cells\": \"\xe9\"}".encode("latin-1"), "not UTF-8")
+    put("deep-json", "[" * 100_000 + "]" * 100_000, "not a notebook")
+    put("other-module", nbformat.read(repo / "release" / "02-kernels" / "02-kernels.ipynb", as_version=4),
+        f"not a notebook of {MODULE}")
+    put("no-exercises", nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")]),
+        f"not a notebook of {MODULE}")
+    put("too-large", '{"cells": [], "padding": "' + " " * (21 * 1024**2) + '"}', "21.0 MB, over the 20 MB limit")
+    put("two-notebooks", solution, "several notebooks", name=f"{MODULE} (1).ipynb")
+    put("two-notebooks", solution, "several notebooks", name=f"{MODULE} (2).ipynb")
+    (folder("only-python") / f"{MODULE}.py").write_text("print('exported as a script')\n")
+    expected["only-python"] = "no notebook named like"
+    os.symlink(repo / "solutions" / MODULE / f"{MODULE}.ipynb", folder("link-to-solution") / f"{MODULE}.ipynb")
+    expected["link-to-solution"] = "contains a link"
+    put("link-beside", solution, "contains a link")
+    os.symlink(repo / "source", folder("link-beside") / "source")
+    (submitted / "linked-student").symlink_to(submitted / "solution")
+    expected["linked-student"] = "the student folder is a link"
+    (submitted / "wrong-module").mkdir()
+    (submitted / "wrong-module" / "02-kernels").mkdir()
+    expected["wrong-module"] = f"no {MODULE}/ folder"
+    (submitted / f"stray_{MODULE}.ipynb").write_text("{}")
+    expected[f"stray_{MODULE}.ipynb"] = "a file, not a student folder"
+    for unsafe, shown in (("new\nline", "new\\nline"), ("glob*?[x]", "glob*?[x]"), ("=1+1", "=1+1")):
+        put(unsafe, solution, "student id")
+        expected[shown] = expected.pop(unsafe)
+    return expected
