@@ -54,14 +54,23 @@ class Prediction:
                 f"test MAE {m['test_mae']:.3g} {self.unit})" + "".join(f"\n  warning: {w}" for w in self.warnings))
 
 
+#: The checkout this package was installed from: its committed models serve a copy of the course
+#: that has none of its own (the scratch courses of grading and tests hold source/ only).
+INSTALLED_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
 def model_record(prop: str, weights_dir: Path | None = None) -> Path:
-    """The training record (``.json``) of the best committed model for ``prop``."""
-    folder = weights_dir or repo_root() / WEIGHTS_DIR
-    for budget in BUDGET_PREFERENCE:
-        found = sorted(folder.glob(f"weave_{prop}_fold*_{budget}.json"))
-        if found:
-            return found[0]
-    raise CourseError(f"no trained weave model for {prop!r} in {folder}; train one with `course train`")
+    """The training record (``.json``) of the best committed model for ``prop``: in ``weights_dir``,
+    else in the course being run (``repo_root()``), else in the checkout this package came from."""
+    folders = [weights_dir] if weights_dir else list(dict.fromkeys([repo_root() / WEIGHTS_DIR,
+                                                                     INSTALLED_CHECKOUT / WEIGHTS_DIR]))
+    for folder in folders:
+        for budget in BUDGET_PREFERENCE:
+            found = sorted(folder.glob(f"weave_{prop}_fold*_{budget}.json"))
+            if found:
+                return found[0]
+    raise CourseError(f"no trained weave model for {prop!r} in {' or '.join(map(str, folders))}; "
+                      "train one with `course train`")
 
 
 def load_model(record_path: Path):
