@@ -105,7 +105,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     rows = [r for r in reproduce.rows_of(data) if r.module in modules]
     print()
     print(results.format_table(rows, None if args.wide else shutil.get_terminal_size((100, 24)).columns))
-    print(f"\nexecuted notebooks and {reproduce.RESULTS_NAME} are in {out_dir}")
+    print(f"\nexecuted notebooks, {reproduce.RESULTS_NAME} and each module's {reproduce.KERNEL_LOG} are in {out_dir}")
     failing = [r for r in rows if not r.holds]
     if failing:
         print(f"{len(failing)} of {len(rows)} target rows do not hold", file=sys.stderr)

@@ -138,3 +138,12 @@ def test_check_tells_an_opened_release_from_a_stale_one(tmp_path):
     nbformat.write(edited, source)
     done = run_course("check", module, env_root=root)
     assert done.returncode == 1 and "out of date with source/" in done.stdout and "was opened" not in done.stdout
+
+
+def test_predict_prints_no_tensorflow_lines(tmp_path):
+    xyz = tmp_path / "methane.xyz"
+    xyz.write_text("5\nmethane\nC 0 0 0\nH 0.629 0.629 0.629\nH -0.629 -0.629 0.629\n"
+                   "H -0.629 0.629 -0.629\nH 0.629 -0.629 -0.629\n")
+    done = run_course("predict", str(xyz))
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["alpha", "zpve"]
