@@ -22,9 +22,10 @@ examples:
   course check                         release/ in sync with source/, no solutions leaked
   course grade 1                       autograde autograde/submitted/*/01-regression/
   course predict molecule.xyz          α and ZPVE of a molecule with the course's weave models
+  course site                          the executed solutions as a website in build/site/
 
 A module is named by its folder (01-regression), its number (1, 01) or its name (regression);
-without one, release, check, reproduce and start take every module.
+without one, release, check, reproduce, start and site take every module.
 """
 MODULE_HELP = "module folder, number or name (01-regression, 1, regression); none: every module"
 
@@ -110,6 +111,16 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if failing:
         print(f"{len(failing)} of {len(rows)} target rows do not hold", file=sys.stderr)
         return 3
+    return 0
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from course import site
+
+    root = paths.repo_root()
+    out = Path(args.out) if args.out else root / site.SITE_FOLDER
+    index = site.build(paths.resolve_modules(args.modules, root), out.resolve(), root)
+    print(f"site: {index} (open it in a browser; it works offline)")
     return 0
 
 
@@ -205,6 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     repro.add_argument("--out", metavar="DIR", help="where executed notebooks and results.json go "
                        "(default build/reproduce; pass solutions to replace the committed ones)")
     repro.add_argument("--wide", action="store_true", help="one line per table row, however wide")
+    site = _command(commands, "site", "build a static website of the executed solutions for self-study",
+                    "Renders solutions/MODULE/MODULE.ipynb with nbconvert (figures included, hidden tests and\n"
+                    "solution markers removed, mathematics by a local MathJax) and an index with each\n"
+                    "module's introduction and results table. Default folder build/site (git-ignored).\n"
+                    "example: course site && xdg-open build/site/index.html", cmd_site)
+    site.add_argument("modules", nargs="*", metavar="MODULE", help=MODULE_HELP)
+    site.add_argument("--out", metavar="DIR", help="where the pages go (default build/site)")
     grade = _command(commands, "grade", "autograde autograde/submitted/*/MODULE, write feedback and grades.csv",
                      "Submissions go in autograde/submitted/STUDENT/MODULE/MODULE.ipynb; see autograde/README.md.\n"
                      "example: course grade 01-regression", cmd_grade)
