@@ -318,3 +318,10 @@ def test_export_compact_full(qm9, tmp_path):
         np.testing.assert_array_equal(data["target/U0_atom_eV"], qm9.table["U0_atom_eV"].to_numpy())
         np.testing.assert_array_equal(data["usable"], qm9.usable.to_numpy())
     assert path.stat().st_size < 60e6  # measured: 45 MB
+
+
+def test_first_build_says_so_instead_of_calling_the_cache_unused(tmp_path, capsys):
+    source = make_subset(tmp_path / "source")
+    load(tmp_path / "cache", source_dir=source, verbose=True, workers=1)
+    out = capsys.readouterr().out
+    assert "first use, building the local cache" in out and "not used" not in out
