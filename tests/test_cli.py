@@ -95,8 +95,17 @@ def test_results_table_fits_the_terminal_unless_wide():
     assert max(map(len, narrow)) <= 100
     wide = results.format_table(rows).splitlines()
     assert len(wide) == len(rows) + 2 and max(map(len, wide)) > 100
-    # the wrapped metric reads back to the full text
-    assert " ".join(line[22:48].strip() for line in narrow[2:5] if line[22:48].strip())
+    # every metric reads back whole from its line and the continuation lines below it
+    start = narrow[1].index(" -") + 1  # the metric column begins after the module column's dashes
+    end = narrow[1].index(" -", start)
+    metrics, current = [], None
+    for line in narrow[2:]:
+        if line[:start].strip():
+            current = [line[start:end].strip()]
+            metrics.append(current)
+        else:
+            current.append(line[start:end].strip())
+    assert [" ".join(parts) for parts in metrics] == [r.metric for r in rows]
 
 
 def test_start_copies_the_release_and_refuses_to_overwrite(tmp_path):
