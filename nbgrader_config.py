@@ -29,3 +29,11 @@ c.ExecutePreprocessor.interrupt_on_timeout = True
 # Every notebook of the course runs on the standard python3 kernel.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# nbgrader's exchange (handing assignments out and in through a shared folder) is not how this
+# course travels: students get release/ with the repository and hand in their notebook files. Its
+# tools (the Assignment List and Course List of the Nbgrader menu, the Formgrader's release and
+# collect buttons) look for the exchange anyway and report "Error fetching courses!" and
+# "exchange directory does not exist" without one, so an empty, git-ignored one lives here.
+c.Exchange.root = os.path.join(c.CourseDirectory.root, "autograde", "exchange")
+os.makedirs(c.Exchange.root, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The ``course`` command: release, check, reproduce and grade the course's notebooks; predict with them."""
+"""The course command: release, check, reproduce and grade the course's notebooks; predict with them."""
 from __future__ import annotations
 
 import argparse
@@ -8,14 +8,35 @@ import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
+
+import course
 from course import budget as budgets
-from course import grading, paths, reproduce, results
+from course import grading, paths, reproduce, results, run_all, workcopy
+
+EXAMPLES = """\
+examples:
+  course reproduce --budget quick      execute every solution, print the results table
+  course reproduce 1                   only Module 1 (also: 01, regression, 01-regression)
+  course start 1                       copy Module 1's student notebook into work/ to solve it
+  course release 01-regression         regenerate release/ after editing source/
+  course check                         release/ in sync with source/, no solutions leaked
+  course grade 1                       autograde autograde/submitted/*/01-regression/
+  course predict molecule.xyz          α and ZPVE of a molecule with the course's weave models
+  course site                          the executed solutions as a website in build/site/
+
+A module is named by its folder (01-regression), its number (1, 01) or its name (regression);
+without one, release, check, reproduce, start and site take every module.
+"""
+MODULE_HELP = "module folder, number or name (01-regression, 1, regression); none: every module"
 
 
 def cmd_release(args: argparse.Namespace) -> int:
     root = paths.repo_root()
     for module in paths.resolve_modules(args.modules, root):
-        paths.notebook(module, "source", root)
+        tagged = run_all.tag_notebook(paths.notebook(module, "source", root))
+        if tagged:
+            print(f"source/{module}: tagged {len(tagged)} answer and check cell(s) {run_all.TAG!r} for Run All")
         with tempfile.TemporaryDirectory() as scratch:
             generated = grading.ScratchCourse(Path(scratch), root).generate(module)
             target = root / "release" / module
@@ -25,18 +46,55 @@ def cmd_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _release_problems(module: str, root: Path) -> list[str]:
+    """``grading.check_release``'s problems, with a release that was merely opened or run in
+    Jupyter told apart from one that is out of date, and answer or check cells without the tag
+    that lets Run All go on past them."""
+    source = paths.notebook(module, "source", root)
+    untagged = run_all.untagged_cells(nbformat.read(source, as_version=4))
+    problems = ([f"{source}: cells without the {run_all.TAG!r} tag, so Run All stops there: "
+                 f"{', '.join(untagged)}; run `course release {module}`"] if untagged else [])
+    with tempfile.TemporaryDirectory() as scratch:
+        found = grading.check_release(module, Path(scratch), root)
+        committed = root / "release" / module / f"{module}.ipynb"
+        fresh = Path(scratch) / "release" / module / f"{module}.ipynb"
+        changes = (workcopy.runtime_changes(nbformat.read(committed, as_version=4),
+                                            nbformat.read(fresh, as_version=4))
+                   if committed.is_file() and fresh.is_file() else [])
+    if changes:
+        found = [p for p in found if not p.startswith(f"{committed} is out of date")]
+        found.insert(0, f"{committed} was opened or executed ({', '.join(changes)}), not changed in source/: "
+                        f"restore it with `git checkout {committed.relative_to(root)}` or `course release {module}`, "
+                        f"and work on a copy (`course start {module}`)")
+    return problems + found
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     root = paths.repo_root()
     problems = []
     for module in paths.resolve_modules(args.modules, root):
-        paths.notebook(module, "source", root)
-        with tempfile.TemporaryDirectory() as scratch:
-            found = grading.check_release(module, Path(scratch), root)
+        found = _release_problems(module, root)
         print(f"{module}: {'ok' if not found else f'{len(found)} problem(s)'}")
         problems += found
     for problem in problems:
         print(f"  - {problem}")
     return 1 if problems else 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    root = paths.repo_root()
+    modules = paths.resolve_modules(args.modules, root)
+    base = Path(args.to) if args.to else root / workcopy.WORK_FOLDER
+    existing = [str(base / m) for m in modules if (base / m).exists()]
+    if existing and not args.force:
+        raise paths.CourseError(f"{', '.join(existing)} exist(s) and may hold your answers; open them, "
+                                "or pass --force to replace them with fresh copies of the release")
+    for module in modules:
+        paths.notebook(module, "release", root)
+        copy = workcopy.start(module, root, base / module, force=args.force)
+        print(f"{module}: your copy is {copy}")
+    print("open it with:  jupyter lab " + (str(copy) if len(modules) == 1 else str(base)))
+    return 0
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -48,12 +106,22 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     data = reproduce.reproduce(modules, args.budget, out_dir.resolve(), root)
     rows = [r for r in reproduce.rows_of(data) if r.module in modules]
     print()
-    print(results.format_table(rows))
-    print(f"\nexecuted notebooks and {reproduce.RESULTS_NAME} are in {out_dir}")
+    print(results.format_table(rows, None if args.wide else shutil.get_terminal_size((100, 24)).columns))
+    print(f"\nexecuted notebooks, {reproduce.RESULTS_NAME} and each module's {reproduce.KERNEL_LOG} are in {out_dir}")
     failing = [r for r in rows if not r.holds]
     if failing:
         print(f"{len(failing)} of {len(rows)} target rows do not hold", file=sys.stderr)
         return 3
+    return 0
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from course import site
+
+    root = paths.repo_root()
+    out = Path(args.out) if args.out else root / site.SITE_FOLDER
+    index = site.build(paths.resolve_modules(args.modules, root), out.resolve(), root)
+    print(f"site: {index} (open it in a browser; it works offline)")
     return 0
 
 
@@ -136,24 +204,57 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(commands, name: str, summary: str, description: str, run) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=summary, description=f"{summary[0].upper()}{summary[1:]}.\n\n{description}",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(run=run)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="course", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    release = commands.add_parser("release", help="regenerate release/ from source/ through nbgrader")
-    release.add_argument("modules", nargs="*", metavar="MODULE")
-    release.set_defaults(run=cmd_release)
-    check = commands.add_parser("check", help="verify release/ is in sync with source/ and leaks nothing")
-    check.add_argument("modules", nargs="*", metavar="MODULE")
-    check.set_defaults(run=cmd_check)
-    repro = commands.add_parser("reproduce", help="execute the solution notebooks and print the results table")
-    repro.add_argument("modules", nargs="*", metavar="MODULE")
-    repro.add_argument("--budget", choices=budgets.BUDGETS, default="quick")
+    parser = argparse.ArgumentParser(prog="course", description=__doc__, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {course.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    start = _command(commands, "start", "copy a module's student notebook into work/ to solve it",
+                     "The copy lives in the git-ignored work/ folder, so opening and running it never\n"
+                     "changes the committed release/ and course updates pull without conflicts.\n"
+                     "example: course start 1 && jupyter lab work/01-regression/01-regression.ipynb", cmd_start)
+    start.add_argument("modules", nargs="*", metavar="MODULE", help=MODULE_HELP)
+    start.add_argument("--to", metavar="DIR", help="folder for the copies (default work/ in the repository)")
+    start.add_argument("--force", action="store_true", help="replace an existing copy (its answers are lost)")
+    release = _command(commands, "release", "regenerate release/ from source/ through nbgrader",
+                       "Tags every answer and check cell of source/ 'raises-exception' (so Run All goes on\n"
+                       "past unfinished exercises), then runs nbgrader generate_assignment. Commit both.\n"
+                       "example: course release 01-regression", cmd_release)
+    release.add_argument("modules", nargs="*", metavar="MODULE", help=MODULE_HELP)
+    check = _command(commands, "check", "verify release/ is in sync with source/ and leaks nothing",
+                     "Generates each student version afresh and compares it with release/; tells a release\n"
+                     "that was only opened or run in Jupyter from one out of date with source/; looks for\n"
+                     "solution code and hidden tests in release/. Exit 1 on any problem.", cmd_check)
+    check.add_argument("modules", nargs="*", metavar="MODULE", help=MODULE_HELP)
+    repro = _command(commands, "reproduce", "execute the solution notebooks and print the results table",
+                     "Runs source/MODULE/MODULE.ipynb top to bottom in a fresh kernel; any error output fails\n"
+                     "the run (exit 2, naming the notebook and cell), a target that does not hold gives\n"
+                     "exit 3. The kernel's stderr goes to OUT/MODULE/kernel.log.\n"
+                     "example: course reproduce 1 2 --budget quick", cmd_reproduce)
+    repro.add_argument("modules", nargs="*", metavar="MODULE", help=MODULE_HELP)
+    repro.add_argument("--budget", choices=budgets.BUDGETS, default="quick",
+                       help="quick: CPU sizes, minutes (default); full: the literature protocol, meant for a GPU")
     repro.add_argument("--out", metavar="DIR", help="where executed notebooks and results.json go "
                        "(default build/reproduce; pass solutions to replace the committed ones)")
-    repro.set_defaults(run=cmd_reproduce)
-    grade = commands.add_parser("grade", help="check and autograde autograde/submitted/*/MODULE in a sandbox, "
-                                "write feedback, grades.csv and grade.log")
-    grade.add_argument("module", metavar="MODULE")
+    repro.add_argument("--wide", action="store_true", help="one line per table row, however wide")
+    site = _command(commands, "site", "build a static website of the executed solutions for self-study",
+                    "Renders solutions/MODULE/MODULE.ipynb with nbconvert (figures included, hidden tests and\n"
+                    "solution markers removed, mathematics by a local MathJax) and an index with each\n"
+                    "module's introduction and results table. Default folder build/site (git-ignored).\n"
+                    "example: course site && xdg-open build/site/index.html", cmd_site)
+    site.add_argument("modules", nargs="*", metavar="MODULE", help=MODULE_HELP)
+    site.add_argument("--out", metavar="DIR", help="where the pages go (default build/site)")
+    grade = _command(commands, "grade", "check and autograde autograde/submitted/*/MODULE in a sandbox, write feedback, grades.csv and grade.log",
+                     "Submissions go in autograde/submitted/STUDENT/MODULE/MODULE.ipynb; see autograde/README.md.\n"
+                     "example: course grade 01-regression", cmd_grade)
+    grade.add_argument("module", metavar="MODULE", help="module folder, number or name (01-regression, 1, regression)")
     grade.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: all cores)")
     grade.add_argument("--cell-timeout", type=int, default=600, metavar="S", help="seconds one cell may run (600)")
     grade.add_argument("--notebook-timeout", type=int, default=1800, metavar="S",
@@ -161,32 +262,39 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--memory", type=float, default=6, metavar="GIB", help="memory of one kernel in GiB (6)")
     grade.add_argument("--trusted-without-sandbox", action="store_true",
                        help="run kernels unconfined (only for notebooks you trust; needed where bubblewrap is missing)")
-    grade.set_defaults(run=cmd_grade)
-    data = commands.add_parser("qm9", help="load QM9 (building the local cache once) and report exclusions")
+    data = _command(commands, "qm9", "load QM9 (building the local cache once) and report exclusions",
+                    "The first run builds the cache (about 5 min on 2 cores) in ~/.cache/mlchem-course\n"
+                    "or COURSE_CACHE_DIR.", cmd_qm9)
     data.add_argument("--excluded", action="store_true", help="list every excluded molecule with its reason")
-    data.set_defaults(run=cmd_qm9)
-    featurize = commands.add_parser("featurize", help="build the Molecular Graph features of every usable QM9 molecule")
+    featurize = _command(commands, "featurize", "build the Molecular Graph features of every usable QM9 molecule",
+                         "Cached next to the QM9 cache; a few minutes on 2 cores.", cmd_featurize)
     featurize.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     featurize.add_argument("--rebuild", action="store_true", help="rebuild even if a valid cache exists")
-    featurize.set_defaults(run=cmd_featurize)
-    predict = commands.add_parser("predict", help="predict α and/or ZPVE of a molecule in an XYZ file "
-                                  "with the committed weave models (no training)")
-    predict.add_argument("file", metavar="FILE.xyz")
-    predict.add_argument("--property", choices=("alpha", "zpve", "both"), default="both")
-    predict.set_defaults(run=cmd_predict)
-    training = commands.add_parser("train", help="train or resume weave models of Module 4 on folds of QM9")
+    predict = _command(commands, "predict", "predict α and/or ZPVE of a molecule in an XYZ file "
+                       "with the committed weave models (no training)",
+                       "FILE.xyz: a standard XYZ file in Å with H, C, N, O, F only, at most 29 atoms.\n"
+                       "example: course predict molecule.xyz --property zpve", cmd_predict)
+    predict.add_argument("file", metavar="FILE.xyz", help="the molecule's geometry")
+    predict.add_argument("--property", choices=("alpha", "zpve", "both"), default="both",
+                         help="what to predict (default both)")
+    training = _command(commands, "train", "train or resume the weave models of Module 4 on folds of QM9",
+                        "Seed 001's protocol: per fold, train on the nine others (validation taken from them),\n"
+                        "test on the whole fold, one model per property. The state is saved after every epoch\n"
+                        "and every few minutes in OUT/weave_PROPERTY_foldK_BUDGET.state.npz; the same command\n"
+                        "resumes it exactly. A finished fold writes its .json and .weights.h5.\n"
+                        "example: nice -n 19 course train alpha zpve --folds 0 1 --budget full --max-minutes 120",
+                        cmd_train)
     training.add_argument("properties", nargs="+", choices=("alpha", "zpve"), metavar="PROPERTY",
                           help="alpha and/or zpve")
     training.add_argument("--folds", nargs="+", type=int, default=[0], choices=range(10), metavar="K",
                           help="test folds, 0..9 (default 0)")
     training.add_argument("--budget", choices=budgets.BUDGETS, default="quick")
     training.add_argument("--max-minutes", type=float, default=None,
-                          help="stop between epochs before this stretch would pass it (resume later)")
+                          help="end this stretch once it has run this long (the state is kept; resume later)")
     training.add_argument("--out", metavar="DIR", help="default solutions/weave")
     training.add_argument("--epochs", type=int, default=None, help="override the budget's epochs (smoke runs)")
     training.add_argument("--n-train", type=int, default=None, help="override the budget's training molecules")
     training.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch stays)")
-    training.set_defaults(run=cmd_train)
     return parser
 
 

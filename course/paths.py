@@ -1,6 +1,7 @@
 """Where the course lives: the repository root and its module folders."""
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
@@ -38,15 +39,43 @@ def modules(root: Path | None = None) -> list[str]:
     return sorted(p.name for p in source.iterdir() if p.is_dir() and MODULE_PATTERN.match(p.name))
 
 
+def resolve_module(name: str, known: list[str]) -> str | None:
+    """The module a command-line word means: its full name, its number (``1``, ``01``) or its
+    name without the number (``regression``), or a prefix of either that fits only one module.
+
+    >>> known = ["01-regression", "02-kernels"]
+    >>> [resolve_module(w, known) for w in ("01-regression", "1", "02", "kernels", "reg", "0", "x")]
+    ['01-regression', '01-regression', '02-kernels', '02-kernels', '01-regression', None, None]
+    """
+    word = name.strip().lower()
+    if word in known:
+        return word
+    if word.isdigit():
+        matches = [m for m in known if int(m[:2]) == int(word)]
+    else:
+        matches = [m for m in known if m[3:] == word] or [m for m in known if m.startswith(word) or m[3:].startswith(word)]
+    return matches[0] if len(matches) == 1 else None
+
+
 def resolve_modules(names: list[str] | None, root: Path | None = None) -> list[str]:
-    """Validate module names given on the command line; none means all modules."""
+    """Validate module names given on the command line (see :func:`resolve_module` for the
+    shorthand); none means all modules. An unknown name is an error with the closest names."""
     known = modules(root)
     if not names:
         return known
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise CourseError(f"unknown module(s): {', '.join(unknown)}; available: {', '.join(known)}")
-    return list(names)
+    resolved, problems = [], []
+    for name in names:
+        module = resolve_module(name, known)
+        if module is None:
+            close = difflib.get_close_matches(name.lower(), known + [m[3:] for m in known], n=4, cutoff=0.6)
+            close = list(dict.fromkeys(resolve_module(c, known) for c in close))[:2]
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+            problems.append(f"{name}{hint}")
+        elif module not in resolved:
+            resolved.append(module)
+    if problems:
+        raise CourseError(f"unknown module(s): {', '.join(problems)}; available: {', '.join(known)}")
+    return resolved
 
 
 def notebook(module: str, folder: str = "source", root: Path | None = None) -> Path:

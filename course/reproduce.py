@@ -20,6 +20,7 @@ from course.grading import nbgrader_meta
 from course.paths import CourseError, notebook, repo_root
 
 RESULTS_NAME = "results.json"
+KERNEL_LOG = "kernel.log"
 CELL_TIMEOUT = {"quick": 900, "full": 6 * 3600}
 
 
@@ -38,19 +39,25 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _failed_cell(nb: nbformat.NotebookNode) -> str:
+def _failed_cell(nb: nbformat.NotebookNode) -> str | None:
+    """The first cell with an error output, named for the user; None when no cell failed.
+
+    A solution must run without any error, also in the cells tagged ``raises-exception`` for
+    the students' Run All, which nbclient runs past instead of stopping.
+    """
     for index, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 grade_id = nbgrader_meta(cell).get("grade_id")
                 label = f"cell {index} (id {cell.get('id', '?')}" + (f", grade id {grade_id})" if grade_id else ")")
                 return f"{label}: {output.get('ename')}: {output.get('evalue')}"
-    return "a cell (no error output recorded)"
+    return None
 
 
 def execute(module: str, budget: str, out_dir: Path, root: Path | None = None) -> dict:
-    """Run ``source/<module>/<module>.ipynb`` top to bottom; write the executed copy to
-    ``out_dir/<module>/`` and return the module's entry for the results file."""
+    """Run ``source/<module>/<module>.ipynb`` top to bottom; write the executed copy and the
+    kernel's stderr (``kernel.log``) to ``out_dir/<module>/`` and return the module's entry for
+    the results file. Any error output, in any cell, fails the run."""
     root = root or repo_root()
     path = notebook(module, "source", root)
     nb = nbformat.read(path, as_version=4)
@@ -61,13 +68,21 @@ def execute(module: str, budget: str, out_dir: Path, root: Path | None = None) -
                **QUIET_TENSORFLOW, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
         client = NotebookClient(nb, timeout=CELL_TIMEOUT[budget], kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
+        log_path = out_dir / module / KERNEL_LOG
+        log_path.parent.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         try:
-            with _environment(env):
-                client.execute()
+            # The kernel's own stderr (ZeroMQ's "running over TCP without encryption", library
+            # start-up lines) goes to a log file, not between the progress lines of the terminal.
+            with _environment(env), open(log_path, "w", encoding="utf-8") as log:
+                client.execute(stderr=log)
         except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
-            raise CourseError(f"{path}: {_failed_cell(nb)}"
-                              + ("" if isinstance(error, CellExecutionError) else f" ({type(error).__name__})")) from None
+            raise CourseError(f"{path}: {_failed_cell(nb) or 'a cell (no error output recorded)'}"
+                              + ("" if isinstance(error, CellExecutionError) else f" ({type(error).__name__})")
+                              + f"; kernel log: {log_path}") from None
+        failed = _failed_cell(nb)
+        if failed:
+            raise CourseError(f"{path}: {failed}")
         wall = time.perf_counter() - started
         rows = results.read_rows(rows_file)
     run = {"budget": budget, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

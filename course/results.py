@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -17,6 +18,7 @@ import numpy as np
 ENV_FILE = "COURSE_RESULTS_FILE"
 ENV_MODULE = "COURSE_MODULE"
 RELATIONS = ("<=", ">=", "==", "in")
+MIN_METRIC_WIDTH = 24
 
 
 @dataclass(frozen=True)
@@ -117,12 +119,25 @@ def read_rows(path: str | Path) -> list[Result]:
     return rows
 
 
-def format_table(rows: Sequence[Result] | Iterable[Result]) -> str:
-    """A plain-text table: module, metric, target, achieved, holds."""
+def format_table(rows: Sequence[Result] | Iterable[Result], width: int | None = None) -> str:
+    """A plain-text table: module, metric, target, achieved, holds.
+
+    With ``width`` (a terminal's columns) the metric column is wrapped onto continuation lines so
+    that the table fits, down to a metric column of ``MIN_METRIC_WIDTH``; without it every row is
+    one line.
+    """
     header = ("module", "metric", "target", "achieved", "holds")
     body = [(r.module, r.metric, f"{r.target_text} {r.unit}".strip(),
              f"{_fmt(r.achieved)} {r.unit}".strip(), "yes" if r.holds else "NO") for r in rows]
     widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
-    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(line, widths)).rstrip()
-             for line in [header, tuple("-" * w for w in widths), *body]]
+    if width is not None:
+        others = sum(widths) - widths[1] + 2 * (len(header) - 1)
+        widths[1] = max(min(widths[1], width - others), MIN_METRIC_WIDTH)
+    lines = []
+    for line in [header, tuple("-" * w for w in widths), *body]:
+        pieces = textwrap.wrap(line[1], widths[1]) or [""]
+        for number, piece in enumerate(pieces):
+            cells = line if number == 0 else ("",) * len(line)
+            cells = (cells[0], piece, *cells[2:])
+            lines.append("  ".join(str(cell).ljust(w) for cell, w in zip(cells, widths)).rstrip())
     return "\n".join(lines)

@@ -301,3 +301,10 @@ def test_full_qm9(qm9):
     train_u, test_u = qm9.split(usable_only=True)
     assert len(train_u) + len(test_u) == int(qm9.usable.sum())
     assert t.loc[133_885, "n_atoms"] == len(qm9.atomic_numbers(133_885))
+
+
+def test_first_build_says_so_instead_of_calling_the_cache_unused(tmp_path, capsys):
+    source = make_subset(tmp_path / "source")
+    load(tmp_path / "cache", source_dir=source, verbose=True, workers=1)
+    out = capsys.readouterr().out
+    assert "first use, building the local cache" in out and "not used" not in out

@@ -268,7 +268,11 @@ def load(cache_dir: str | Path | None = None, rebuild: bool = False, verbose: bo
             arrays, report = read_cache(folder, fingerprint)
             return QM9(arrays, report)
         except StaleCache as exc:
-            if verbose or folder.exists():
+            if not folder.is_dir() or not any(folder.iterdir()):
+                if verbose:
+                    print(f"QM9: first use, building the local cache in {folder} (about 5 minutes on 2 cores; "
+                          "later loads take seconds) ...", flush=True)
+            else:  # a cache is there but stale or damaged: always say why it is rebuilt
                 print(f"QM9: cache in {folder} not used ({exc}); building it again.", flush=True)
     start = time.perf_counter()
     arrays = build_arrays(source, workers=workers, verbose=verbose)
