@@ -21,8 +21,20 @@ class GradedAssignment:
     release: nbformat.NotebookNode      # freshly generated student version
     source: nbformat.NotebookNode
     scores: dict                         # student -> grade id -> CellScore
-    wrong_cells: set[str]                # test cells the wrong submission must fail
+    variants: dict                       # mutant name -> set of test cells it must fail (empty: a right answer)
     executed: dict                       # student -> the notebook as autograding ran it
+
+
+def mutant_variants(mutant: dict) -> dict[str, dict]:
+    """The named submissions of a mutant file.
+
+    A file either holds one wrong submission (``answers`` and ``fails`` at the top) or a set of
+    named ``variants``, each with its ``answers`` and the ``fails`` it must lose; a variant whose
+    ``fails`` is empty is a right alternative that must keep full marks.
+    """
+    if "variants" in mutant:
+        return mutant["variants"]
+    return {"wrong": {"answers": mutant["answers"], "fails": mutant["fails"]}}
 
 
 def pytest_generate_tests(metafunc):
@@ -42,7 +54,10 @@ def graded(module, tmp_path_factory) -> GradedAssignment:
     solved = grading.fill_solutions(release, source)
     scratch.submit("solution", module, solved)
     scratch.submit("blank", module, release)
-    scratch.submit("wrong", module, grading.replace_answers(solved, mutant["answers"]))
+    variants = mutant_variants(mutant)
+    for name, variant in variants.items():
+        assert name not in ("solution", "blank") and name.replace("-", "").isalnum(), f"bad variant name {name!r}"
+        scratch.submit(name, module, grading.replace_answers(solved, variant["answers"]))
     if "course.data import qm9" in json.dumps(source):
         from course.data import qm9
 
@@ -50,4 +65,5 @@ def graded(module, tmp_path_factory) -> GradedAssignment:
     scratch.autograde(module)
     executed = {student: nbformat.read(scratch.folder / "autograde" / "autograded" / student / module / f"{module}.ipynb",
                                        as_version=4) for student in ("solution", "blank")}
-    return GradedAssignment(module, release, source, scratch.scores(module), set(mutant["fails"]), executed)
+    return GradedAssignment(module, release, source, scratch.scores(module),
+                            {name: set(v["fails"]) for name, v in variants.items()}, executed)

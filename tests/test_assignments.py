@@ -75,12 +75,20 @@ def test_blank_release_scores_zero_everywhere(graded):
     assert {cell: s.score for cell, s in scores.items() if s.score != 0} == {}
 
 
-def test_wrong_submission_loses_exactly_its_cells(graded):
-    scores = graded.scores["wrong"]
-    assert graded.wrong_cells <= set(scores), "mutant names unknown test cells"
-    failed = {cell for cell, s in scores.items() if s.score < s.max_score}
-    assert failed == graded.wrong_cells
-    assert 0 < sum(s.score for s in scores.values()) < sum(s.max_score for s in scores.values())
+def test_each_mutant_loses_exactly_its_cells(graded):
+    # Wrong answers lose exactly the cells they name; right alternatives (no cells named) keep full marks.
+    assert graded.variants, "the mutant file names no submissions"
+    mismatched = {}
+    for name, fails in graded.variants.items():
+        scores = graded.scores[name]
+        assert fails <= set(scores), f"mutant {name} names unknown test cells {fails - set(scores)}"
+        failed = {cell for cell, s in scores.items() if s.score < s.max_score}
+        if failed != fails:
+            mismatched[name] = {"should fail": sorted(fails), "failed": sorted(failed)}
+        if fails:
+            assert 0 < sum(s.score for s in scores.values()) < sum(s.max_score for s in scores.values()), name
+    assert mismatched == {}
+    assert any(graded.variants.values()), "at least one mutant must be a wrong answer"
 
 
 def test_fill_solutions_types_answers_without_markers(graded):
