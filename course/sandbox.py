@@ -95,12 +95,14 @@ def kernel_argv(work: Path, cwd: Path, home: Path, runtime: Path, limits: Limits
            "COURSE_CACHE_DIR": str(cache), "PYTHONDONTWRITEBYTECODE": "1",
            **course.QUIET_TENSORFLOW,
            **{k: str(limits.threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+    # Mounts apply in order and a later one covers an earlier one: the empty /tmp goes first, so
+    # that an interpreter, a checkout or a cache that lives under /tmp stays visible.
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
             *_system_binds(), *_python_binds(package_parent)]
     if cache.is_dir():
         args += ["--ro-bind", str(cache), str(cache)]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-             "--bind", str(home), str(home), "--bind", str(runtime), str(runtime),
+    args += ["--bind", str(home), str(home), "--bind", str(runtime), str(runtime),
              "--bind", str(cwd), str(work), "--chdir", str(work)]
     for key, value in env.items():
         args += ["--setenv", key, value]
