@@ -67,12 +67,17 @@ def _system_binds() -> list[str]:
 def _python_binds(package_parent: Path) -> list[str]:
     """Read-only binds for the interpreter, its libraries and the ``course`` package, nothing of
     the repository around it (``source/``, ``solutions/``, ``autograde/``)."""
-    wanted = [Path(sys.prefix), Path(sys.base_prefix),
-              *(Path(p) for p in sys.path if p and Path(p).is_dir())]
+    # The interpreter's own folders always (a venv inside the repository included: binding it shows
+    # the venv, not the repository); other sys.path entries only outside any course folder, since
+    # ``python -m`` puts the working directory, the course being graded, on sys.path.
+    prefixes = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    others = {Path(p).resolve() for p in sys.path if p and Path(p).is_dir()} - prefixes
+    allowed = prefixes | {path for path in others
+                          if not any((q / "nbgrader_config.py").is_file() for q in (path, *path.parents))
+                          and path != package_parent and package_parent not in path.parents}
     chosen: list[Path] = []
-    for path in sorted({p.resolve() for p in wanted}, key=lambda p: len(p.parts)):
-        inside_course = path == package_parent or package_parent in path.parents
-        if not inside_course and not any(c == path or c in path.parents for c in chosen):
+    for path in sorted(allowed, key=lambda p: len(p.parts)):
+        if not any(c == path or c in path.parents for c in chosen):
             chosen.append(path)
     package = package_parent / "course"
     args = [arg for path in chosen for arg in ("--ro-bind", str(path), str(path))]

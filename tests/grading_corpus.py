@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 
+from conftest import mutant_variants
 from course import grading
 
 MODULE = "01-regression"
@@ -98,7 +99,7 @@ def build(repo: Path, course: Path, port: int, marker: str) -> dict[str, float |
     put("noisy-forged", noisy, FULL)
     (folder("noisy-forged") / "course.py").write_text("raise ImportError('a shadowing course module ran')\n")
 
-    wrong = grading.replace_answers(solution, mutant["answers"])
+    wrong = grading.replace_answers(solution, mutant_variants(mutant)["wrong"]["answers"])
     wrong.cells[_cell_index(wrong, "test_lp_norm")].source = "pass"           # an edited locked test
     del wrong.cells[_cell_index(wrong, "test_sigmoid")]                       # a deleted test
     put("wrong", wrong, FULL - 2)
