@@ -135,7 +135,7 @@ def format_table(rows: Sequence[Result] | Iterable[Result], width: int | None = 
         widths[1] = max(min(widths[1], width - others), MIN_METRIC_WIDTH)
     lines = []
     for line in [header, tuple("-" * w for w in widths), *body]:
-        pieces = textwrap.wrap(line[1], widths[1]) or [""]
+        pieces = textwrap.wrap(line[1], widths[1], break_on_hyphens=False) or [""]
         for number, piece in enumerate(pieces):
             cells = line if number == 0 else ("",) * len(line)
             cells = (cells[0], piece, *cells[2:])
