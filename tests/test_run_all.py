@@ -61,7 +61,8 @@ def test_reproduce_fails_on_a_broken_solution_in_a_tagged_cell(tmp_path):
     shutil.copytree(ROOT / "source" / module, tmp_path / "source" / module)
     path = tmp_path / "source" / module / f"{module}.ipynb"
     mutant = json.loads((ROOT / "tests" / "mutants" / f"{module}.json").read_text())
-    nbformat.write(grading.replace_answers(nbformat.read(path, as_version=4), mutant_variants(mutant)["wrong"]["answers"]), path)
+    wrong = mutant_variants(mutant)["wrong"]["answers"]
+    nbformat.write(grading.replace_answers(nbformat.read(path, as_version=4), wrong), path)
     done = subprocess.run([sys.executable, "-m", "course", "reproduce", module, "--out", str(tmp_path / "out")],
                           capture_output=True, text=True, cwd=tmp_path,
                           env={**os.environ, "COURSE_ROOT": str(tmp_path)})
