@@ -85,10 +85,10 @@ def all_molecules(cache_dir: str | Path | None = None) -> WeaveData:
     from course.features import qm9_graphs
 
     path = resolve_cache_dir(cache_dir) / f"weave_v{FORMAT_VERSION}.npz"
-    graphs = qm9_graphs.load(cache_dir, verbose=False)
-    if path.is_file() and path.stat().st_mtime >= qm9_graphs.graphs_path(cache_dir).stat().st_mtime:
-        return WeaveData.load(path)
-    data = WeaveData.from_qm9(graphs, qm9.load(cache_dir, verbose=False))
+    features = qm9_graphs.graphs_path(cache_dir)
+    if path.is_file() and features.is_file() and path.stat().st_mtime >= features.stat().st_mtime:
+        return WeaveData.load(path)  # without reading the 150 MB of MG features it was made from
+    data = WeaveData.from_qm9(qm9_graphs.load(cache_dir, verbose=False), qm9.load(cache_dir, verbose=False))
     data.save(path)
     return data
 
