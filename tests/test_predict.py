@@ -37,7 +37,7 @@ def test_predictions_are_near_dft_at_the_model_error_scale(test_molecules, prop)
     data, picked, files = test_molecules
     column = PROPERTIES[prop][0]
     predicted = np.array([weave_predict.predict_xyz(f, (prop,))[0].value for f in files])
-    record = weave_predict.load_model(weave_predict.model_record(prop))[1]
+    record = weave_predict.load_model(weave_predict.model_record(prop, prefer="full"))[1]
     error = np.abs(predicted - data.table.loc[picked, column].to_numpy()).mean()
     assert error < 3 * record["test_mae"], (error, record["test_mae"])
 
@@ -45,7 +45,7 @@ def test_predictions_are_near_dft_at_the_model_error_scale(test_molecules, prop)
 def test_xyz_route_equals_the_training_pipeline(test_molecules):
     # Bonds perceived from the file and features built on the fly must give what training saw.
     data, picked, files = test_molecules
-    model, _ = weave_predict.load_model(weave_predict.model_record("alpha"))
+    model, _ = weave_predict.load_model(weave_predict.model_record("alpha", prefer="full"))
     weave_data = WeaveData.from_qm9(qm9_graphs.for_indices(data, picked), data, picked)
     cached = predict(model, weave_data, weave_data.rows(np.sort(picked)))
     by_index = dict(zip(np.sort(picked), cached))
@@ -74,3 +74,16 @@ def test_molecules_outside_qm9s_sizes_are_flagged(tmp_path):
     assert "warning: 1 heavy atom" in str(prediction)
     assert weave_predict.domain_warnings(list("CCCNOH")) == []  # 5 heavy atoms: inside QM9
     assert "at most 9" in weave_predict.domain_warnings(["C"] * 10 + ["H"] * 12)[0]
+
+
+def test_notebooks_take_their_budgets_model_and_predict_takes_the_full_one(tmp_path, monkeypatch):
+    for name in ("weave_alpha_fold0_quick.json", "weave_alpha_fold0_full.json", "weave_zpve_fold0_quick.json"):
+        (tmp_path / name).write_text("{}")
+    monkeypatch.setenv("COURSE_BUDGET", "quick")
+    assert weave_predict.model_record("alpha", tmp_path).name == "weave_alpha_fold0_quick.json"
+    assert weave_predict.model_record("alpha", tmp_path, prefer="full").name == "weave_alpha_fold0_full.json"
+    monkeypatch.setenv("COURSE_BUDGET", "full")
+    assert weave_predict.model_record("alpha", tmp_path).name == "weave_alpha_fold0_full.json"
+    assert weave_predict.model_record("zpve", tmp_path).name == "weave_zpve_fold0_quick.json"  # the fallback
+    with pytest.raises(ValueError, match="prefer"):
+        weave_predict.model_record("alpha", tmp_path, prefer="gpu")
