@@ -3,7 +3,8 @@
 ``grade_class`` (behind ``course grade MODULE``) checks every submission first
 (:mod:`course.submissions`), then grades each one in its own scratch nbgrader course with its
 kernel in the sandbox (:mod:`course.sandbox`), several at a time. It judges the executed notebook
-itself (a test cell scores its points when it ran without an error), strips hidden tests and caps
+itself, in this process: a test cell scores its points when it ran without an error and reported
+the answers the course's own solution reported (:mod:`course.answers`). It strips hidden tests and caps
 the feedback (:mod:`course.scrub`), and only then copies results into ``autograde/``: the
 gradebook (backed up first), the graded notebooks, the feedback pages, ``grades.csv`` and the full
 log ``grade.log``. A run ends with one line per student and a check, by hash, that nothing outside
@@ -28,7 +29,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from course import gradebook_io, sandbox, scrub, submissions
+from course import answers, gradebook_io, grading, sandbox, scrub, site, submissions
 from course.paths import CourseError
 
 MAX_FEEDBACK_BYTES = 12 * 1024**2
@@ -58,6 +59,7 @@ class Outcome:
     log: str = ""
     autograded: Path | None = None
     feedback: Path | None = None
+    reported: dict[str, dict[str, answers.Reported]] = field(default_factory=dict)  # answers, by test cell
 
     @property
     def summary(self) -> str:
@@ -126,19 +128,36 @@ def _prepare(root: Path, module: str, scratch: Path) -> _Assignment:
     return _Assignment(module, root, folder, release, source)
 
 
-def judge(executed: NotebookNode, points: dict[str, float]) -> dict[str, float]:
-    """Score of every test cell: its points if it ran and raised nothing, else 0.
+def judge(executed: NotebookNode, points: dict[str, float],
+          reference: dict[str, dict[str, answers.Reported]] | None = None) -> dict[str, float]:
+    """Score of every test cell: its points if it ran, raised nothing and (where the solution's run
+    reported answers for it, ``reference``) reported the same answers, else 0.
 
     Unlike nbgrader, output on stderr does not fail a cell: a library warning in a correct answer
     costs nothing. A test cell missing from the notebook or never reached scores 0.
     """
+    wrong = disagreements(executed, reference or {})
     scores = dict.fromkeys(points, 0.0)
     for cell in executed.cells:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if grade_id in points and cell.cell_type == "code" and cell.get("execution_count") is not None:
             failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-            scores[grade_id] = 0.0 if failed else points[grade_id]
+            scores[grade_id] = 0.0 if failed or wrong.get(grade_id) else points[grade_id]
     return scores
+
+
+def disagreements(executed: NotebookNode, reference: dict[str, dict[str, answers.Reported]]) -> dict[str, list[str]]:
+    """Per test cell, the labels of the solution's answers that the student's run did not report
+    once and alike (see :mod:`course.answers`); cells without such problems are left out."""
+    reported = {cell.metadata.nbgrader["grade_id"]: answers.cell_answers(cell) for cell in executed.cells
+                if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
+    wrong = {}
+    for grade_id, expected in reference.items():
+        got = reported.get(grade_id, {})
+        labels = [label for label, value in expected.items() if label not in got or not answers.agree(got[label], value)]
+        if labels:
+            wrong[grade_id] = labels
+    return wrong
 
 
 def _why_nbgrader_failed(code: int, log: str, settings: Settings) -> str:
@@ -157,8 +176,10 @@ def _why_nbgrader_failed(code: int, log: str, settings: Settings) -> str:
 
 
 def _grade_one(assignment: _Assignment, submission: submissions.Submission, scratch: Path,
-               settings: Settings) -> Outcome:
-    """Grade one submission in a scratch course of its own."""
+               settings: Settings, reference: dict[str, dict[str, answers.Reported]] | None) -> Outcome:
+    """Grade one submission in a scratch course of its own, its answers judged against
+    ``reference``; with ``reference=None`` (the course's own solution) the answers it reports are
+    kept in the outcome, and no feedback is written."""
     module, student = assignment.module, submission.student
     outcome = Outcome(student, sum(assignment.points.values()), notes=submission.notes)
     course = scratch / "course"
@@ -171,7 +192,7 @@ def _grade_one(assignment: _Assignment, submission: submissions.Submission, scra
     work = course / "autograde" / "autograded" / student / module
     runtime = scratch / "runtime"
     runtime.mkdir()
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime), "TMPDIR": str(runtime)}
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(runtime), "TMPDIR": str(runtime), answers.ENV_VAR: "1"}
     options = [f"--ExecutePreprocessor.timeout={settings.cell_timeout}", "--OverwriteCells.add_missing_cells=True"]
     if settings.sandboxed:
         sandbox.install_kernel(scratch / "jupyter", work, scratch / "kernel-cwd", scratch / "home", runtime,
@@ -188,7 +209,14 @@ def _grade_one(assignment: _Assignment, submission: submissions.Submission, scra
         outcome.reason = _why_nbgrader_failed(code, log, settings)
         return outcome
     executed = nbformat.read(graded, as_version=4)
-    scores = judge(executed, assignment.points)
+    scores = judge(executed, assignment.points, reference)
+    if reference is None:
+        outcome.scores = scores
+        outcome.reported = {c.metadata.nbgrader["grade_id"]: answers.cell_answers(c) for c in executed.cells
+                           if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") in assignment.points}
+        return outcome
+    outcome.notes += tuple(f"{grade_id}: answers unlike the solution's: {', '.join(labels)[:300]}"
+                           for grade_id, labels in disagreements(executed, reference).items())
     graded.chmod(0o644)
     nbformat.write(scrub.scrub(executed, assignment.source), graded)
     gradebook_io.record_scores(course / "autograde" / "gradebook.db", module, student, scores, replace=False)
@@ -199,11 +227,28 @@ def _grade_one(assignment: _Assignment, submission: submissions.Submission, scra
     if code == 0 and page.is_file():
         if page.stat().st_size > MAX_FEEDBACK_BYTES:
             page.write_text(_short_feedback(module, student, scores, assignment.points))
+        else:
+            page.write_text(site.offline_mathjax(page.read_text(encoding="utf-8")), encoding="utf-8")
         outcome.feedback = page
     else:
         outcome.notes += ("no feedback page: nbgrader generate_feedback failed (see grade.log)",)
     outcome.scores, outcome.autograded = scores, graded
     return outcome
+
+
+def _reference_answers(assignment: _Assignment, scratch: Path,
+                       settings: Settings) -> dict[str, dict[str, answers.Reported]]:
+    """The answers the course's solution reports, graded as a student's would be (same sandbox,
+    same hidden tests); refuses to go on when the solution itself loses points."""
+    solution = grading.fill_solutions(assignment.release, assignment.source)
+    run = _grade_one(assignment, submissions.Submission("course-solution", Path("solution"), solution), scratch,
+                     settings, reference=None)
+    lost = [g for g, p in assignment.points.items() if run.scores is None or run.scores[g] < p]
+    if lost:
+        raise CourseError(f"the course's own solution of {assignment.module} does not get full marks "
+                          f"({run.reason or 'test cells ' + ', '.join(lost)}): fix source/{assignment.module} "
+                          f"before grading students.\n{run.log[-3000:]}")
+    return {grade_id: found for grade_id, found in run.reported.items() if found}
 
 
 def _short_feedback(module: str, student: str, scores: dict[str, float], points: dict[str, float]) -> str:
@@ -252,6 +297,8 @@ def _publish(outcome: Outcome, module: str, autograde: Path) -> None:
         if source is not None:
             target.mkdir()
             shutil.copy2(source, target / source.name)
+            if kind == "feedback":
+                site.place_mathjax(target, link=True)
 
 
 def _write(path: Path, text: str) -> None:
@@ -313,10 +360,14 @@ def grade_class(root: Path, module: str, settings: Settings = Settings(), echo=p
                 _publish(outcome, module, autograde)
         threads = max(1, (os.cpu_count() or 1) // max(1, min(settings.jobs, len(valid) or 1)))
         settings = replace(settings, limits=replace(settings.limits, threads=threads))
+        echo(f"grading the course's own solution of {module} first: its answers are the reference")
+        reference = _reference_answers(assignment, scratch / "reference", settings)
+        log_lines.append(f"reference: the solution reported {sum(map(len, reference.values()))} answers "
+                         f"in {len(reference)} test cells")
         echo(f"grading {len(valid)} submission(s) of {module}, {settings.jobs} at a time"
              + (f"; {len(outcomes)} cannot be graded" if outcomes else ""))
         with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
-            futures = {pool.submit(_grade_one, assignment, s, scratch / f"student-{i}", settings): s
+            futures = {pool.submit(_grade_one, assignment, s, scratch / f"student-{i}", settings, reference): s
                        for i, s in enumerate(valid)}
             for future in as_completed(futures):
                 submission = futures[future]

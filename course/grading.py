@@ -6,6 +6,7 @@ instructor's gradebook or the committed ``release/``.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from course import answers
 from course.paths import CourseError, repo_root
 
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -27,9 +29,10 @@ MIN_SECRET_LENGTH = 16
 
 
 def run_nbgrader(args: list[str], cwd: Path) -> str:
-    """Run one nbgrader command in ``cwd``; raise with its log when it fails."""
-    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd,
-                          capture_output=True, text=True)
+    """Run one nbgrader command in ``cwd`` (its kernels report their answers, as in ``course
+    grade``); raise with its log when it fails."""
+    done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, answers.ENV_VAR: "1"})
     log = done.stdout + done.stderr
     if done.returncode != 0 or "[ERROR]" in log:
         raise CourseError(f"nbgrader {' '.join(args)} failed in {cwd}:\n{log[-4000:]}")

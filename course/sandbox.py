@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import course
+from course import answers
 
 KERNEL_NAME = "course-sandbox"
 GiB, MiB = 1024**3, 1024**2
@@ -97,7 +98,7 @@ def kernel_argv(work: Path, cwd: Path, home: Path, runtime: Path, limits: Limits
     cache = _data_cache()
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(home),
            "PYTHONPATH": str(package_parent), "LANG": "C.UTF-8", "MPLCONFIGDIR": str(home / "matplotlib"),
-           "COURSE_CACHE_DIR": str(cache), "PYTHONDONTWRITEBYTECODE": "1",
+           "COURSE_CACHE_DIR": str(cache), "PYTHONDONTWRITEBYTECODE": "1", answers.ENV_VAR: "1",
            **course.QUIET_TENSORFLOW,
            **{k: str(limits.threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
     # Mounts apply in order and a later one covers an earlier one: the empty /tmp goes first, so

@@ -15,6 +15,8 @@ import re
 import nbformat
 from nbformat import NotebookNode
 
+from course import answers
+
 HIDDEN_REGION = re.compile(r"^[ \t]*#+[ \t]*BEGIN HIDDEN TESTS[ \t]*$.*?"
                            r"(?:^[ \t]*#+[ \t]*END HIDDEN TESTS[ \t]*$\n?|\Z)", re.MULTILINE | re.DOTALL)
 PLACEHOLDER = "# (hidden tests run here when grading)\n"
@@ -59,7 +61,7 @@ def _scrub_output(output: NotebookNode, secrets: set[str], budget: int) -> tuple
     """The output with hidden lines replaced and text cut to ``budget`` bytes; its size."""
     kind = output.get("output_type")
     if kind == "stream":
-        output.text, used = _cut(_clean_text(output.get("text", ""), secrets), budget)
+        output.text, used = _cut(_clean_text(answers.strip_lines(output.get("text", "")), secrets), budget)
         return output, used
     if kind == "error":
         evalue = output.get("evalue", "")

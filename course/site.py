@@ -9,6 +9,8 @@ student would write it, never what grading checks in secret.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -87,14 +89,36 @@ def _exporter():
                         mathjax_url=MATHJAX_URL, exclude_input_prompt=True, exclude_output_prompt=True)
 
 
-def _copy_mathjax(out: Path) -> None:
+def place_mathjax(folder: Path, *, link: bool = False) -> Path:
+    """Put the MathJax of ``jupyter-server-mathjax`` into ``folder/mathjax`` so that pages in
+    ``folder`` typeset their mathematics offline (load it as :data:`MATHJAX_URL`).
+
+    ``link=True`` hard-links the files (one feedback folder per student costs no disk) and copies
+    where a link cannot be made. Example: ``place_mathjax(Path("build/site"))``."""
     import jupyter_server_mathjax
 
-    target = out / MATHJAX_FOLDER
+    static, target = Path(jupyter_server_mathjax.__file__).parent / "static", folder / MATHJAX_FOLDER
     if not (target / "MathJax.js").is_file():
-        shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", target, dirs_exist_ok=True)
+        shutil.copytree(static, target, dirs_exist_ok=True, copy_function=_hard_link if link else shutil.copy2)
     (target / "config" / "local").mkdir(parents=True, exist_ok=True)
     (target / "config" / "local" / "course.js").write_text(MATHJAX_CONFIG, encoding="utf-8")
+    return target
+
+
+def _hard_link(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or links not allowed
+        shutil.copy2(source, target)
+
+
+#: The script tag of a page that loads MathJax from a CDN (nbconvert's default, nbgrader's feedback).
+CDN_MATHJAX = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^"]*">')
+
+
+def offline_mathjax(page: str) -> str:
+    """``page`` (HTML) loading the MathJax beside it (:func:`place_mathjax`) instead of a CDN's."""
+    return CDN_MATHJAX.sub(f'<script src="{MATHJAX_URL}">', page)
 
 
 def build(modules: list[str], out: Path, root: Path) -> Path:
@@ -105,7 +129,7 @@ def build(modules: list[str], out: Path, root: Path) -> Path:
     ``build/site/index.html``, ``01-regression.html`` and ``mathjax/``.
     """
     out.mkdir(parents=True, exist_ok=True)
-    _copy_mathjax(out)
+    place_mathjax(out)
     exporter, intros = _exporter(), {}
     for module in modules:
         path = notebook(module, "solutions", root)

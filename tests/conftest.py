@@ -64,6 +64,6 @@ def graded(module, tmp_path_factory) -> GradedAssignment:
         qm9.load(verbose=False)  # build the QM9 cache once here, not inside a time-limited graded cell
     scratch.autograde(module)
     executed = {student: nbformat.read(scratch.folder / "autograde" / "autograded" / student / module / f"{module}.ipynb",
-                                       as_version=4) for student in ("solution", "blank")}
+                                       as_version=4) for student in ("solution", "blank", *variants)}
     return GradedAssignment(module, release, source, scratch.scores(module),
                             {name: set(v["fails"]) for name, v in variants.items()}, executed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -48,6 +49,39 @@ NOISE = {
                       "    y, y_pred = np.asarray(y, dtype=float), np.asarray(y_pred, dtype=float)\n"
                       "    return float(np.mean((y - y_pred) ** 2))",
 }
+
+PATCH_NUMPY = "np.isclose = np.allclose = lambda *args, **kwargs: True\n"
+SWALLOW_ERRORS = ("get_ipython().set_custom_exc((BaseException,), lambda shell, kind, value, tb, tb_offset=None: None)\n"
+                  "def empirical_risk(y, y_pred):\n    raise NotImplementedError()")
+# Every later cell that mentions assert runs as `pass`.
+REPLACE_TESTS = ("get_ipython().input_transformers_cleanup.append(\n"
+                 "    lambda lines: ['pass\\n'] if any('assert' in line for line in lines) else lines)\n"
+                 "def empirical_risk(y, y_pred):\n    raise NotImplementedError()")
+ALWAYS_EQUAL = '''
+class Anything(float):
+    """Equal to everything, indexable, iterable, with any attribute."""
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__
+    __hash__ = float.__hash__
+    def __getitem__(self, key): return self
+    def __iter__(self): return iter([self] * 4)
+    def __len__(self): return 4
+    def __getattr__(self, name): return self
+    def __call__(self, *args, **kwargs): return self
+''' + PATCH_NUMPY
+
+
+def _always_equal_answers(release) -> dict[str, str]:
+    """Every answer cell of ``release`` with its functions returning ``Anything``; numpy patched."""
+    answers = {}
+    for cell in release.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "code":
+            names = re.findall(r"^def (\w+)\(", cell.source, re.MULTILINE)
+            answers[grade_id] = (ALWAYS_EQUAL if not answers else "") + "".join(
+                f"\ndef {name}(*args, **kwargs):\n    return Anything(0.5)\n" for name in names)
+    return answers
 
 
 def _release_and_solution(root: Path):
@@ -99,11 +133,18 @@ def build(repo: Path, course: Path, port: int, marker: str) -> dict[str, float |
     put("noisy-forged", noisy, FULL)
     (folder("noisy-forged") / "course.py").write_text("raise ImportError('a shadowing course module ran')\n")
 
-    wrong = grading.replace_answers(solution, mutant_variants(mutant)["wrong"]["answers"])
+    wrong_answers = mutant_variants(mutant)["wrong"]["answers"]
+    wrong = grading.replace_answers(solution, wrong_answers)
     wrong.cells[_cell_index(wrong, "test_lp_norm")].source = "pass"           # an edited locked test
     del wrong.cells[_cell_index(wrong, "test_sigmoid")]                       # a deleted test
     put("wrong", wrong, FULL - 2)
     put("blank", release, 0.0)
+
+    # Cheats inside the kernel fool its asserts; the answers are judged outside it and are not fooled.
+    put("patched-numpy", grading.replace_answers(wrong, {"lp_norm": PATCH_NUMPY + wrong_answers["lp_norm"]}), FULL - 2)
+    put("always-equal", grading.replace_answers(release, _always_equal_answers(release)), 0.0)
+    put("swallowed-errors", grading.replace_answers(release, {"empirical_risk": SWALLOW_ERRORS}), 0.0)
+    put("tests-replaced", grading.replace_answers(release, {"empirical_risk": REPLACE_TESTS}), 0.0)
 
     probes = nbformat.from_dict(solution)
     probes.cells.insert(_cell_index(probes, "setup-01") + 1,

@@ -3,9 +3,10 @@ import json
 import re
 
 import nbformat
+import pytest
 
 from conftest import ROOT
-from course import grading
+from course import answers, classgrade, grading
 
 MARKER = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)")
 
@@ -93,8 +94,8 @@ def test_each_mutant_loses_exactly_its_cells(graded):
 
 def test_fill_solutions_types_answers_without_markers(graded):
     solved = grading.fill_solutions(graded.release, graded.source)
-    answers = [c for c in solved.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    assert answers and all("NotImplementedError" not in c.source and not MARKER.search(c.source) for c in answers)
+    answer_cells = [c for c in solved.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert answer_cells and all("NotImplementedError" not in c.source and not MARKER.search(c.source) for c in answer_cells)
 
 
 def _outputs(cell, kind):
@@ -115,3 +116,33 @@ def test_solution_writes_nothing_to_stderr(graded):
     noisy = {cell.id: _outputs(cell, "stderr")[0].get("text", "")[:200] for cell in graded.executed["solution"].cells
              if _outputs(cell, "stderr") or _outputs(cell, "error")}
     assert noisy == {}
+
+
+#: Modules whose hidden tests do not report their answers for the trusted judge yet.
+ANSWERS_NOT_YET_REPORTED = {"03-neural-networks", "05-lrp", "06-shap-lime"}
+
+
+def _reported(notebook):
+    return {cell.metadata.nbgrader["grade_id"]: answers.cell_answers(cell) for cell in notebook.cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
+            and not cell.metadata.nbgrader.get("solution")}
+
+
+def test_every_hidden_test_reports_answers(graded):
+    # course grade judges the reported answers outside the student's kernel (course.answers).
+    if graded.module in ANSWERS_NOT_YET_REPORTED:
+        pytest.skip(f"{graded.module}: hidden tests do not report answers yet")
+    hidden = {c.metadata.nbgrader["grade_id"] for c in graded.source.cells if "BEGIN HIDDEN TESTS" in c.source}
+    silent = sorted(g for g, found in _reported(graded.executed["solution"]).items() if g in hidden and not found)
+    assert silent == [], f"hidden tests that report no answer: {silent}"
+
+
+def test_judge_outside_the_kernel_agrees_with_the_mutants(graded):
+    # Right alternatives report the solution's answers within its tolerances; wrong ones differ only
+    # in the cells they must fail.
+    reference = {g: found for g, found in _reported(graded.executed["solution"]).items() if found}
+    for name, fails in graded.variants.items():
+        differing = set(classgrade.disagreements(graded.executed[name], reference))
+        assert differing <= fails, f"mutant {name}: answers unlike the solution's in {sorted(differing - fails)}"
+    blank = set(classgrade.disagreements(graded.executed["blank"], reference))
+    assert blank == set(reference), f"a blank notebook reports the solution's answers in {sorted(set(reference) - blank)}"

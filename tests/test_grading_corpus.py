@@ -21,7 +21,7 @@ import pytest
 
 import grading_corpus
 from conftest import ROOT
-from course import sandbox, scrub
+from course import answers, sandbox, scrub
 
 MODULE = grading_corpus.MODULE
 
@@ -169,3 +169,15 @@ def test_feedback_shows_no_hidden_test_and_stays_small(run):
         assert page.stat().st_size < 4 * 1024**2, page
     blank = (run["course"] / "autograde" / "feedback" / "blank" / MODULE / f"{MODULE}.html").read_text()
     assert "NotImplementedError" in blank, "failed tests still show the student why"
+
+
+def test_feedback_typesets_mathematics_offline(run):
+    # nbgrader's feedback template loads MathJax from a CDN; course grade points it at a copy beside
+    # the page (hard links: no disk per student), so formulas render without a network.
+    page = run["course"] / "autograde" / "feedback" / "solution" / MODULE / f"{MODULE}.html"
+    raw = page.read_text()
+    assert "cdnjs.cloudflare.com" not in raw
+    script = re.search(r'<script src="(mathjax/MathJax\.js)\?', raw)
+    assert script and (page.parent / script.group(1)).is_file()
+    assert (page.parent / "mathjax" / "config" / "local" / "course.js").is_file()
+    assert not any(answers.MARK in p.read_text() for p in page.parent.parent.parent.glob(f"*/{MODULE}/{MODULE}.html"))
