@@ -11,7 +11,16 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.metrics import log_loss
 
-from course.landscape import conserved, datasets, disconnectivity, minima, network, symmetry, transition
+from threadpoolctl import threadpool_limits
+
+from course.landscape import conserved, datasets, disconnectivity, explore, minima, network, symmetry, transition
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """Small problems: BLAS threads only contend on the shared cores (L-BFGS-B 10x slower)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def small_net(n=40, d=3, h=2, l2=1e-3, seed=0):
@@ -367,3 +376,51 @@ def test_breast_cancer_is_standardized_and_complete():
     np.testing.assert_allclose(X.std(axis=0), 1.0, atol=1e-12)
     np.testing.assert_array_equal(y, raw.target)
     np.testing.assert_allclose(X[:, 0] * raw.data[:, 0].std() + raw.data[:, 0].mean(), raw.data[:, 0])
+
+
+# --- connecting distant minima ---------------------------------------------------------------
+
+def washboard(x):
+    return float(np.sin(3 * x[0]) + x[0] ** 2 / 10 + x[1] ** 2), np.array([3 * np.cos(3 * x[0]) + x[0] / 5, 2 * x[1]])
+
+
+def test_connect_chains_the_saddles_between_minima_several_basins_apart():
+    from scipy.optimize import brentq
+    hess = lambda x: np.diag([-9 * np.sin(3 * x[0]) + 0.2, 2.0])
+    a, _ = minima.local_minimum(washboard, np.array([-2.5, 0.0]))
+    b, _ = minima.local_minimum(washboard, np.array([3.6, 0.0]))
+    chain = transition.connect(washboard, hess, a, b, n_images=12)
+    # reference: the maxima of the 1-D curve between a and b, roots of f' where f'' < 0
+    slope = lambda x: 3 * np.cos(3 * x) + x / 5
+    grid = np.linspace(a[0], b[0], 4001)
+    roots = [brentq(slope, lo, hi) for lo, hi in zip(grid[:-1], grid[1:]) if slope(lo) * slope(hi) < 0]
+    saddles = [r for r in roots if -9 * np.sin(3 * r) + 0.2 < 0]
+    np.testing.assert_allclose([t.x[0] for t in chain], saddles, atol=1e-7)
+    np.testing.assert_allclose(chain[0].minus, a, atol=1e-5)
+    np.testing.assert_allclose(chain[-1].plus, b, atol=1e-5)
+    for left, right in zip(chain[:-1], chain[1:]):
+        np.testing.assert_allclose(left.plus, right.minus, atol=1e-5)
+    assert len(chain) == len(saddles) >= 3
+
+
+# --- the database --------------------------------------------------------------------------
+
+def test_explore_builds_a_consistent_connected_database_that_round_trips(tmp_path):
+    X, y = datasets.checkerboard(80, 2, rng=0)
+    net = network.TanhClassifier(X, y, 3, l2=1e-2)
+    land = explore.explore(net, 15, step_size=1.5, rng=0)
+    assert land.failures == [] and len(land.minima) >= 3 and len(land.transition_states) >= 2
+    for x, e in zip(land.minima, land.energies):
+        np.testing.assert_array_equal(x, symmetry.canonical(x, 2, 3))
+        assert np.linalg.norm(net.gradient(x)) < 1e-6 and net.loss(x) == pytest.approx(e, abs=1e-12)
+    for (i, j, e), x in zip(land.transition_states, land.ts_weights):
+        assert i != j and e > max(land.energies[i], land.energies[j])
+        assert np.linalg.norm(net.gradient(x)) < 1e-7 and transition.morse_index(net.hessian(x)) == 1
+    graph = land.graph(5)
+    assert graph.level(1)[0].minima == tuple(range(len(land.minima)))     # one tree
+    land.save(tmp_path / "land.npz")
+    back = explore.Landscape.load(tmp_path / "land.npz")
+    assert back.transition_states == land.transition_states and back.energies == land.energies
+    np.testing.assert_array_equal(np.array(back.minima), np.array(land.minima))
+    assert land.add_minimum(symmetry.transform(land.minima[0], 2, 3, (2, 0, 1), np.array([-1.0, 1.0, -1.0])),
+                            land.energies[0]) == 0

@@ -191,3 +191,40 @@ def transition_state(fun_grad: FunGrad, hessian: Hessian, a: np.ndarray, b: np.n
     minus, _ = local_minimum(fun_grad, x - push * modes[:, 0])
     plus, _ = local_minimum(fun_grad, x + push * modes[:, 0])
     return TransitionState(x, float(fun_grad(x)[0]), eigenvalues, minus, plus)
+
+
+def connect(fun_grad: FunGrad, hessian: Hessian, a: np.ndarray, b: np.ndarray,
+            distance: Callable[[np.ndarray, np.ndarray], float] = lambda p, q: float(np.linalg.norm(p - q)),
+            align: Callable[[np.ndarray, np.ndarray], np.ndarray] = lambda ref, x: x,
+            same_tol: float = 1e-4, max_depth: int = 4, **search: float) -> list[TransitionState]:
+    """A chain of transition states leading from minimum ``a`` to minimum ``b``.
+
+    One band search may find a saddle whose sides are ``a`` and a third minimum ``m`` (the band
+    crossed another basin); then the gaps ``a``-``m`` or ``m``-``b`` are connected in turn, up to
+    ``max_depth`` nested searches. Each state in the list is oriented so that ``minus`` is the
+    side nearer the start; consecutive states share a minimum. ``distance`` and ``align`` make the
+    search ignore a symmetry (for networks: :func:`symmetry.distance` and :func:`symmetry.align`).
+
+    >>> f = lambda x: (float(np.sin(3 * x[0]) + x[0]**2 / 10 + x[1]**2),
+    ...                np.array([3 * np.cos(3 * x[0]) + x[0] / 5, 2 * x[1]]))
+    >>> h = lambda x: np.diag([-9 * np.sin(3 * x[0]) + 0.2, 2.0])
+    >>> a, _ = local_minimum(f, np.array([-0.5, 0.0])); b, _ = local_minimum(f, np.array([3.6, 0.0]))
+    >>> chain = connect(f, h, a, b)      # a minimum near x = 1.54 lies between them
+    >>> len(chain), [round(float(t.x[0]), 3) for t in chain]
+    (2, [0.536, 2.678])
+    """
+    if max_depth < 0:
+        raise RuntimeError("connect: the search nests too deep; the minima may lie many basins apart")
+    b = align(a, b)
+    ts = transition_state(fun_grad, hessian, a, b, **search)
+    first, second = align(a, ts.minus), align(a, ts.plus)
+    if distance(second, a) + distance(first, b) < distance(first, a) + distance(second, b):
+        first, second = second, first
+    if distance(first, second) <= same_tol:
+        raise RuntimeError("connect: both sides of the saddle fall into the same minimum")
+    ts = TransitionState(ts.x, ts.energy, ts.eigenvalues, first, second)
+    before = [] if distance(first, a) <= same_tol else connect(
+        fun_grad, hessian, a, first, distance, align, same_tol, max_depth - 1, **search)
+    after = [] if distance(second, b) <= same_tol else connect(
+        fun_grad, hessian, second, b, distance, align, same_tol, max_depth - 1, **search)
+    return [*before, ts, *after]
