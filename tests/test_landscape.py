@@ -424,3 +424,30 @@ def test_explore_builds_a_consistent_connected_database_that_round_trips(tmp_pat
     np.testing.assert_array_equal(np.array(back.minima), np.array(land.minima))
     assert land.add_minimum(symmetry.transform(land.minima[0], 2, 3, (2, 0, 1), np.array([-1.0, 1.0, -1.0])),
                             land.energies[0]) == 0
+
+
+def test_climbing_image_alone_reaches_the_saddle():
+    roots = np.sort(np.roots([4.0, 0.0, -4.0, TILT]).real)
+    left, saddle, right = (np.array([r, A * r**2]) for r in roots)
+    path, energies = transition.nudged_elastic_band(banana, left, right, n_images=7)
+    np.testing.assert_allclose(path[np.argmax(energies)], saddle, atol=1e-3)
+    forces, _ = transition.neb_forces(banana, path, 1.0, climb=True)
+    assert np.abs(forces).max() < 1e-4
+
+
+def test_conserved_weights_are_read_in_the_layout_of_the_nodes_lowest_minimum():
+    # units A (W = [1, -1]) and B (W = [-0.5, 2]) with close v: the lowest minimum has v_A > v_B,
+    # the others v_B > v_A, so their canonical forms list the units in opposite orders
+    rng = np.random.default_rng(3)
+    thetas, energies = [], [0.3, 0.2, 0.0, 0.4]           # the lowest is minimum 2
+    for k, e in enumerate(energies):
+        v_a, v_b = (2.2, 2.0) if e == 0.0 else (2.0, 2.2 + 0.05 * k)
+        w_b = np.array([-0.5, 2.0]) + rng.normal(0, 0.2, 2)
+        theta = network.pack([[1.0, -1.0] + rng.normal(0, 1e-3, 2), w_b], [0.5, 0.1 + 0.3 * k], [v_a, v_b], 0.7)
+        thetas.append(symmetry.transform(theta, 2, 2, (0, 1), rng.choice([-1.0, 1.0], 2)))
+    graph = disconnectivity.build(energies, [(2, k, 1.0) for k in (0, 1, 3)], level_energies=[1.0, 0.0])
+    mask = conserved.node_conserved(graph, np.array(thetas), 2, 2)["1_1"]
+    # layout [W_A (2), W_B (2), b_A, b_B, v_A, v_B, c]
+    np.testing.assert_array_equal(mask, [True, True, False, False, True, False, False, False, True])
+    np.testing.assert_array_equal(conserved.aligned(np.array(thetas), 2, 2, reference=2)[2],
+                                  symmetry.canonical(thetas[2], 2, 2))
