@@ -319,6 +319,8 @@ def test_graph_rejects_impossible_transition_states():
         disconnectivity.build([0.0, 1.0], [(0, 1, 0.5)])
     with pytest.raises(ValueError, match="there are 2 minima"):
         disconnectivity.build([0.0, 1.0], [(0, 2, 3.0)])
+    with pytest.raises(ValueError, match="spread of energies"):
+        disconnectivity.build([0.5], [])
 
 
 # --- conserved weights -----------------------------------------------------------------------

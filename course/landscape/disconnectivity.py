@@ -66,6 +66,9 @@ def even_levels(minimum_energies: Sequence[float], ts_energies: Sequence[float],
     if n_levels < 2:
         raise ValueError(f"need at least 2 levels, got {n_levels}")
     top = max(ts_energies) if len(ts_energies) else max(minimum_energies)
+    if top <= min(minimum_energies):
+        raise ValueError(f"every minimum and transition state lies at {top}: evenly spaced levels need "
+                         "a spread of energies (a second minimum, or explicit level_energies)")
     return np.linspace(top, min(minimum_energies), n_levels)
 
 
