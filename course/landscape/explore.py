@@ -1,0 +1,123 @@
+"""A network's landscape database: basin-hopping for minima, :func:`transition.connect` between
+pairs of them, every stationary point kept in canonical form; saved to and loaded from ``.npz``
+so that a notebook's quick budget can draw graphs from a committed exploration.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from course.landscape import disconnectivity, minima, symmetry, transition
+from course.landscape.network import TanhClassifier
+
+
+@dataclass
+class Landscape:
+    """Minima (canonical weights and losses), transition states ``(i, j, loss)`` with their
+    weights, and the pairs whose connection failed (with the reason), nothing dropped silently."""
+
+    n_inputs: int
+    n_hidden: int
+    minima: list[np.ndarray] = field(default_factory=list)
+    energies: list[float] = field(default_factory=list)
+    transition_states: list[tuple[int, int, float]] = field(default_factory=list)
+    ts_weights: list[np.ndarray] = field(default_factory=list)
+    failures: list[tuple[int, int, str]] = field(default_factory=list)
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Symmetry-aware distance between two weight vectors of this network."""
+        return symmetry.distance(a, b, self.n_inputs, self.n_hidden)
+
+    def add_minimum(self, x: np.ndarray, energy: float, x_tol: float = 1e-3, e_tol: float = 1e-7) -> int:
+        """Index of the minimum ``x`` (appended in canonical form if it is new).
+
+        >>> land = Landscape(1, 1); land.add_minimum(np.array([1.0, 0.0, -1.0, 0.0]), 0.5)
+        0
+        >>> land.add_minimum(np.array([-1.0, 0.0, 1.0, 0.0]), 0.5)   # the sign-flipped copy
+        0
+        """
+        for i, (known, e) in enumerate(zip(self.minima, self.energies)):
+            if abs(e - energy) <= e_tol and self.distance(known, x) <= x_tol:
+                return i
+        self.minima.append(symmetry.canonical(x, self.n_inputs, self.n_hidden))
+        self.energies.append(float(energy))
+        return len(self.minima) - 1
+
+    def add_chain(self, net: TanhClassifier, chain: list[transition.TransitionState], e_tol: float = 1e-7) -> None:
+        """Record a chain from :func:`transition.connect`, adding minima it passed through."""
+        for ts in chain:
+            i = self.add_minimum(ts.minus, net.loss(ts.minus))
+            j = self.add_minimum(ts.plus, net.loss(ts.plus))
+            duplicate = any({i, j} == {p, q} and abs(e - ts.energy) <= e_tol
+                            for p, q, e in self.transition_states)
+            if not duplicate:
+                self.transition_states.append((i, j, ts.energy))
+                self.ts_weights.append(symmetry.canonical(ts.x, self.n_inputs, self.n_hidden))
+
+    def graph(self, n_levels: int = 10) -> disconnectivity.Graph:
+        """The disconnectivity graph of the database (minima joined to nothing sit on their own)."""
+        return disconnectivity.build(self.energies, self.transition_states, n_levels)
+
+    def save(self, path: str | Path) -> None:
+        """Write the database as ``.npz`` (arrays only, no pickles)."""
+        ts = np.array(self.transition_states, dtype=float).reshape(-1, 3)
+        np.savez_compressed(path, shape=np.array([self.n_inputs, self.n_hidden]),
+                            minima=np.array(self.minima).reshape(len(self.minima), -1),
+                            energies=np.array(self.energies), ts=ts,
+                            ts_weights=np.array(self.ts_weights).reshape(len(self.ts_weights), -1),
+                            failures=np.array([f"{i} {j} {why}" for i, j, why in self.failures], dtype=str))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Landscape":
+        """Read a database written by :meth:`save`."""
+        with np.load(path) as data:
+            d, h = (int(v) for v in data["shape"])
+            failures = [(int(f.split(" ", 2)[0]), int(f.split(" ", 2)[1]), f.split(" ", 2)[2])
+                        for f in data["failures"]]
+            return cls(d, h, list(data["minima"]), [float(e) for e in data["energies"]],
+                       [(int(i), int(j), float(e)) for i, j, e in data["ts"]], list(data["ts_weights"]),
+                       failures)
+
+
+def explore(net: TanhClassifier, n_hops: int, step_size: float = 1.0, temperature: float = 0.05,
+            n_neighbours: int = 2, rng: np.random.Generator | int | None = None,
+            max_minima: int | None = None) -> Landscape:
+    """Basin-hop for minima, then connect each of the lowest ``max_minima`` minima to the global
+    minimum and to its ``n_neighbours`` nearest minima (symmetry-aware distance).
+
+    Why these pairs: joining every minimum to the global one makes the graph one tree; the
+    nearest neighbours add the low barriers between neighbouring basins that shape the funnels.
+    BLAS runs on one thread: with 13-parameter problems, OpenBLAS threads on a busy 2-core
+    machine made each L-BFGS-B step ten times slower.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _explore(net, n_hops, step_size, temperature, n_neighbours, np.random.default_rng(rng), max_minima)
+
+
+def _explore(net: TanhClassifier, n_hops: int, step_size: float, temperature: float, n_neighbours: int,
+             rng: np.random.Generator, max_minima: int | None) -> Landscape:
+    d, h = net.n_inputs, net.n_hidden
+    land = Landscape(d, h)
+    found = minima.basin_hopping(net.loss_and_gradient, net.random_weights(rng), n_hops, step_size,
+                                 temperature, rng, distance=land.distance,
+                                 transform=lambda t: symmetry.canonical(t, d, h))
+    for m in found[:max_minima]:
+        land.add_minimum(m.x, m.energy)
+    n = len(land.minima)
+    pairs = {(0, i) for i in range(1, n)}
+    for i in range(n):
+        dist = [land.distance(land.minima[i], land.minima[j]) for j in range(n)]
+        pairs |= {tuple(sorted((i, int(j)))) for j in np.argsort(dist)[1:n_neighbours + 1]}
+    for i, j in sorted(pairs):
+        try:
+            chain = transition.connect(net.loss_and_gradient, net.hessian, land.minima[i], land.minima[j],
+                                       distance=land.distance,
+                                       align=lambda ref, x: symmetry.align(ref, x, d, h))
+        except RuntimeError as error:
+            land.failures.append((i, j, str(error)))
+            continue
+        land.add_chain(net, chain)
+    return land
