@@ -1,11 +1,15 @@
 """Nyström KRR against exact KRR, scikit-learn and the normal equations written without Cholesky."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.linalg import LinAlgError
 from sklearn.kernel_approximation import Nystroem
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import Ridge
+from threadpoolctl import threadpool_limits
 
+from course.machine import pin_mmap_threshold, reset_peak_memory, status_mib
 from course.models.krr import KRR, kernel_matrix
 from course.models.nystrom import NystromKRR, build_system, choose_centres
 
@@ -122,3 +126,21 @@ def test_duplicate_centres_without_jitter_fail_clearly_and_jitter_rescues_them()
         build_system(twice, np.ones(60), 60, sigma=4.0, jitter=0.0)
     system = build_system(twice, np.ones(60), 60, sigma=4.0, jitter=1e-10)
     assert system.jitter > 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc to reset the peak RSS")
+def test_peak_memory_is_a_few_m_by_m_matrices_whatever_n():
+    """Resident memory, not tracemalloc (LAPACK wrappers may copy with malloc): with n four times larger the
+    peak stays that of L, BᵀB and its eigenvectors; the n×m matrix B (44 MiB at n = 4,800) would show."""
+    pin_mmap_threshold()
+    m, rng = 1200, np.random.default_rng(2)
+    matrix = 8 * m * m / 2**20  # 11 MiB
+    growth = []
+    with threadpool_limits(1):  # one BLAS thread: OpenBLAS's two spin ten times slower on a busy machine
+        for n in (m, m, 4 * m):  # the first run only warms up (BLAS buffers, SciPy's lazy imports)
+            x = rng.normal(size=(n, 3))
+            before = reset_peak_memory()
+            build_system(x, x.sum(1), m, kernel="laplacian", sigma=3.0, block_size=200).coefficients([1e-3])
+            growth.append(status_mib("VmHWM") - before)
+    assert max(growth[1:]) < 3.5 * matrix, (growth, matrix)
+    assert abs(growth[2] - growth[1]) < 0.5 * matrix, growth
