@@ -8,7 +8,8 @@ ours (same training and test molecules). See course/models/nystrom_qm9.py for th
     PYTHONPATH=. OPENBLAS_NUM_THREADS=1 nice -n 5 python scripts/krr_nystrom_study.py --n-train 20000 \\
         --centres 500 1000 2000 4000
 
-Writes ``nystrom_study.json`` to ``--out`` (default solutions/krr/).
+Writes ``nystrom_study.json`` and ``.png`` to ``--out`` (default solutions/krr/); representations run
+separately (``--representations cm``, one process each) are merged into the same file.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pathlib import Path
 from course.data import qm9
 from course.features.qm9_vectors import REPRESENTATIONS
 from course.machine import describe, pin_mmap_threshold
-from course.models.nystrom_qm9 import study
+from course.models.nystrom_qm9 import plot, study
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,14 +49,21 @@ def main() -> None:
         for prop, row in props.items():
             runs = dict(zip(exact[rep][prop]["n"], exact[rep][prop]["mae"]))
             row["exact_test_mae_same_n"] = runs.get(args.n_train)
+    run = {"wall_seconds": round(time.perf_counter() - started, 1),
+           "machine": {**machine, "load_average_at_end": os.getloadavg()}}
     record = {"n_train": args.n_train, "n_val": args.n_val, "centres": args.centres, "kernel": "laplacian",
               "sigma_from": str(args.exact.relative_to(ROOT) if args.exact.is_relative_to(ROOT) else args.exact),
-              "results": results, "wall_seconds": round(time.perf_counter() - started, 1),
-              "machine": {**machine, "load_average_at_end": os.getloadavg()}}
-    args.out.mkdir(parents=True, exist_ok=True)
+              "results": results, "runs": {rep: run for rep in results}}
     path = args.out / "nystrom_study.json"
+    if path.is_file():  # keep the other representations of the same protocol (e.g. run as one process each)
+        earlier = json.loads(path.read_text())
+        if all(earlier.get(key) == record[key] for key in ("n_train", "n_val", "centres", "kernel", "sigma_from")):
+            record["results"] = {**earlier["results"], **results}
+            record["runs"] = {**earlier["runs"], **record["runs"]}
+    args.out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {path} in {record['wall_seconds']} s")
+    plot(record["results"]).savefig(args.out / "nystrom_study.png", dpi=110)
+    print(f"wrote {path} and .png ({', '.join(record['results'])}) in {run['wall_seconds']} s")
 
 
 if __name__ == "__main__":

@@ -83,3 +83,28 @@ def study(data: QM9, n_train: int, centres: Sequence[int], sigma_factors: Mappin
                         f"{val_mae[best, k]:.4g} test MAE {test_mae[best, k]:.4g}  pass {built - start:.1f} s, "
                         f"λ path {solved - built:.1f} s, peak +{rss:.0f} MiB resident ({traced:.0f} MiB traced)")
     return results
+
+
+def plot(results: dict):
+    """Test MAE against m per property (log-log), with exact KRR at the same training set as a line."""
+    import matplotlib.pyplot as plt
+
+    colors, names = {"cm": "tab:blue", "bob": "tab:orange"}, {"cm": "sorted CM", "bob": "BOB"}
+    fig, axes = plt.subplots(1, len(PROPERTIES), figsize=(13, 4.2))
+    for ax, (prop, (_, label, _)) in zip(axes, PROPERTIES.items()):
+        for rep, props in results.items():
+            if prop not in props:
+                continue
+            row = props[prop]
+            ax.loglog(row["m"], row["test_mae"], "o-", color=colors[rep], label=f"{names[rep]} Nyström")
+            if row.get("exact_test_mae_same_n") is not None:
+                ax.axhline(row["exact_test_mae_same_n"], color=colors[rep], ls="--", lw=1,
+                           label=f"{names[rep]} exact KRR, same N")
+        ax.set_xlabel("centres m")
+        ax.set_ylabel(f"test MAE, {label}")
+        ax.set_title(label.split(" ")[0])
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Nyström KRR (Laplacian) on QM9: error against the number of centres", fontsize=11)
+    fig.tight_layout()
+    return fig
