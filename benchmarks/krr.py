@@ -14,11 +14,9 @@ molecules are compared as a check. Writes benchmarks/results/krr.json.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import datetime
 import json
 import os
-import re
 import time
 import tracemalloc
 from pathlib import Path
@@ -30,26 +28,16 @@ from sklearn.kernel_ridge import KernelRidge
 
 from course.data import qm9
 from course.features.qm9_vectors import vectors
-from course.machine import describe
+from course.machine import describe, pin_mmap_threshold, reset_peak_memory, status_mib
 from course.models.krr import KRR
 
 RESULTS = Path(__file__).parent / "results" / "krr.json"
 SIGMA, LAM = 1000.0, 1e-8  # scale of L1 distances between sorted CMs; only the timing matters here
 
 
-def pin_mmap_threshold() -> None:
-    """Make glibc serve every allocation above 128 KiB by mmap (off by default once large blocks are freed)."""
-    ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # -3 is M_MMAP_THRESHOLD; setting it stops its adaptation
-
-
-def status_mib(field: str) -> float:
-    return int(re.search(field + r":\s+(\d+) kB", Path("/proc/self/status").read_text()).group(1)) / 1024
-
-
 def measure(make, X: np.ndarray, y: np.ndarray) -> tuple[object, float, float, float]:
     """(fitted model, fit seconds, peak RSS growth MiB, tracemalloc peak MiB) of one fit."""
-    Path("/proc/self/clear_refs").write_text("5")
-    before = status_mib("VmRSS")
+    before = reset_peak_memory()
     tracemalloc.start()
     try:
         start = time.perf_counter()

@@ -1,8 +1,10 @@
 """A short description of the computer a result was obtained on."""
 from __future__ import annotations
 
+import ctypes
 import os
 import platform
+import re
 from pathlib import Path
 
 
@@ -23,6 +25,30 @@ def describe() -> dict[str, str | int | None]:
     return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
             else os.cpu_count(), "memory_gib": memory_gib,
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+
+
+def pin_mmap_threshold() -> None:
+    """Make glibc serve every allocation above 128 KiB by mmap (off by default once large blocks are freed).
+
+    Then freed large arrays go back to the system instead of being reused from the heap unseen, so the
+    growth of resident memory measures what a computation needs.
+    """
+    ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # -3 is M_MMAP_THRESHOLD; setting it stops its adaptation
+
+
+def status_mib(field: str) -> float:
+    """A memory field of /proc/self/status in MiB (Linux): ``VmRSS`` now, ``VmHWM`` its peak since the last reset."""
+    return int(re.search(field + r":\s+(\d+) kB", Path("/proc/self/status").read_text()).group(1)) / 1024
+
+
+def reset_peak_memory() -> float:
+    """Restart the peak resident memory (VmHWM) from now; returns the resident memory (VmRSS) now, in MiB.
+
+    Unlike ``tracemalloc`` this sees buffers that LAPACK wrappers allocate with malloc. Example:
+    ``before = reset_peak_memory(); work(); growth = status_mib("VmHWM") - before``.
+    """
+    Path("/proc/self/clear_refs").write_text("5")
+    return status_mib("VmRSS")
 
 
 def one_line(info: dict | None = None) -> str:
