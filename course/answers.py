@@ -114,6 +114,12 @@ def cell_answers(cell) -> dict[str, Reported]:
     return parse_lines(text)
 
 
+def notebook_answers(notebook) -> dict[str, dict[str, Reported]]:
+    """The answers of every code cell with a grade id, by grade id (empty where none)."""
+    return {cell.metadata.nbgrader["grade_id"]: cell_answers(cell) for cell in notebook.cells
+            if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
+
+
 def agree(student: Reported, reference: Reported) -> bool:
     """Whether a student's answer matches the solution's within the solution's tolerance."""
     return student.count == 1 and _same(student.value, reference.value, reference.rtol, reference.atol)

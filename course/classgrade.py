@@ -149,8 +149,7 @@ def judge(executed: NotebookNode, points: dict[str, float],
 def disagreements(executed: NotebookNode, reference: dict[str, dict[str, answers.Reported]]) -> dict[str, list[str]]:
     """Per test cell, the labels of the solution's answers that the student's run did not report
     once and alike (see :mod:`course.answers`); cells without such problems are left out."""
-    reported = {cell.metadata.nbgrader["grade_id"]: answers.cell_answers(cell) for cell in executed.cells
-                if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
+    reported = answers.notebook_answers(executed)
     wrong = {}
     for grade_id, expected in reference.items():
         got = reported.get(grade_id, {})
@@ -212,8 +211,8 @@ def _grade_one(assignment: _Assignment, submission: submissions.Submission, scra
     scores = judge(executed, assignment.points, reference)
     if reference is None:
         outcome.scores = scores
-        outcome.reported = {c.metadata.nbgrader["grade_id"]: answers.cell_answers(c) for c in executed.cells
-                           if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") in assignment.points}
+        outcome.reported = {g: found for g, found in answers.notebook_answers(executed).items()
+                            if g in assignment.points}
         return outcome
     outcome.notes += tuple(f"{grade_id}: answers unlike the solution's: {', '.join(labels)[:300]}"
                            for grade_id, labels in disagreements(executed, reference).items())

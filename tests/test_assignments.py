@@ -123,9 +123,8 @@ ANSWERS_NOT_YET_REPORTED = {"03-neural-networks", "05-lrp", "06-shap-lime"}
 
 
 def _reported(notebook):
-    return {cell.metadata.nbgrader["grade_id"]: answers.cell_answers(cell) for cell in notebook.cells
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
-            and not cell.metadata.nbgrader.get("solution")}
+    tests = graded_cells(notebook)
+    return {g: found for g, found in answers.notebook_answers(notebook).items() if g in tests}
 
 
 def test_every_hidden_test_reports_answers(graded):
