@@ -39,7 +39,18 @@ def mutant_variants(mutant: dict) -> dict[str, dict]:
 
 def pytest_generate_tests(metafunc):
     if "module" in metafunc.fixturenames:
-        metafunc.parametrize("module", MODULES, scope="module")
+        # Each assignment is graded once per worker that runs one of its tests: keep them on one.
+        metafunc.parametrize("module", [pytest.param(m, marks=pytest.mark.xdist_group(m)) for m in MODULES],
+                             scope="module")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """Run the tests of one file on one pytest-xdist worker (their module-scoped fixtures, a graded
+    class or a Jupyter server, are built once), except the assignments, one worker per module."""
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
 @pytest.fixture(scope="module")

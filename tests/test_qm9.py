@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -308,3 +311,21 @@ def test_first_build_says_so_instead_of_calling_the_cache_unused(tmp_path, capsy
     load(tmp_path / "cache", source_dir=source, verbose=True, workers=1)
     out = capsys.readouterr().out
     assert "first use, building the local cache" in out and "not used" not in out
+
+
+def test_processes_that_find_no_cache_at_once_build_it_once(tmp_path):
+    # Test workers and parallel graders start together on a fresh machine: one builds, the rest read.
+    source, go = make_subset(tmp_path / "source"), tmp_path / "go"
+    script = ("import pathlib, sys, time; from course.data.qm9 import load; "
+              "pathlib.Path(sys.argv[1]).touch()\n"
+              f"while not pathlib.Path({str(go)!r}).exists(): time.sleep(0.01)\n"
+              f"load({str(tmp_path / 'cache')!r}, source_dir={str(source)!r}, verbose=True, workers=1)")
+    ready = [tmp_path / f"ready{i}" for i in range(3)]
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(r)], stdout=subprocess.PIPE, text=True) for r in ready]
+    while not all(r.exists() for r in ready):  # all imported: release them together
+        time.sleep(0.05)
+    go.touch()
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0]
+    assert sum("building the local cache" in out for out in outputs) == 1, outputs
+    assert not any("not used" in out for out in outputs), outputs

@@ -43,6 +43,7 @@ import pandas as pd
 from rdkit import Chem
 from rdkit.Geometry import Point3D
 
+from course.data.cache_lock import building
 from course.data.perceive import mol_from_xyz
 from course.data.qm9_build import build_arrays
 from course.data.qm9_cache import StaleCache, read_cache, resolve_cache_dir, source_fingerprint, write_cache
@@ -262,6 +263,12 @@ def load(cache_dir: str | Path | None = None, rebuild: bool = False, verbose: bo
     """
     source = Path(source_dir) if source_dir is not None else default_source_dir()
     folder = resolve_cache_dir(cache_dir)
+    with building(folder):  # the lock sits beside the cache folder, which stays empty until built
+        return _read_or_build(folder, source, rebuild, verbose, workers, test_source=source_dir is not None)
+
+
+def _read_or_build(folder: Path, source: Path, rebuild: bool, verbose: bool, workers: int,
+                   test_source: bool) -> QM9:
     fingerprint = source_fingerprint(source)
     if not rebuild:
         try:
@@ -276,7 +283,7 @@ def load(cache_dir: str | Path | None = None, rebuild: bool = False, verbose: bo
                 print(f"QM9: cache in {folder} not used ({exc}); building it again.", flush=True)
     start = time.perf_counter()
     arrays = build_arrays(source, workers=workers, verbose=verbose)
-    if source_dir is None and len(arrays["index"]) != N_MOLECULES:
+    if not test_source and len(arrays["index"]) != N_MOLECULES:
         raise ValueError(f"qm9pack holds {len(arrays['index'])} molecules, expected {N_MOLECULES}")
     report = _report(arrays, time.perf_counter() - start)
     path = write_cache(folder, arrays, fingerprint, report)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from course.data import qm9
+from course.data.cache_lock import building
 from course.data.qm9_cache import cache_checksum, resolve_cache_dir
 from course.features.graph import ATOM_FEATURES, PAIR_FEATURES, GraphBatch, MolGraph, featurize
 from tqdm.auto import tqdm
@@ -104,6 +105,11 @@ def load(cache_dir: str | Path | None = None, rebuild: bool = False, n_jobs: int
          verbose: bool = True) -> QM9Graphs:
     """The cached MG features, (re)built when missing, stale or unreadable."""
     path = graphs_path(cache_dir)
+    with building(path):
+        return _read_or_build(path, cache_dir, rebuild, n_jobs, verbose)
+
+
+def _read_or_build(path: Path, cache_dir: str | Path | None, rebuild: bool, n_jobs: int, verbose: bool) -> QM9Graphs:
     if path.is_file() and not rebuild:
         try:
             with np.load(path) as f:
