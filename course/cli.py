@@ -204,6 +204,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cmb_dataset(args: argparse.Namespace) -> int:
+    from course.data import cmb, cmb_make
+
+    out = Path(args.out) if args.out else cmb.DEFAULT_PATH
+    try:
+        made = cmb_make.generate(out, n=args.n, seed=args.seed, workers=args.workers, save_every=args.save_every,
+                                 max_minutes=args.max_minutes, resume=args.resume)
+    except ModuleNotFoundError as error:
+        raise paths.CourseError(f"{error.name} is missing: CAMB comes with the test extras "
+                                "(pip install -c constraints.txt -e \".[test]\")") from None
+    except ValueError as error:
+        raise paths.CourseError(str(error)) from None
+    print(f"{made} spectra in {out}")
+    return 0
+
+
 def _command(commands, name: str, summary: str, description: str, run) -> argparse.ArgumentParser:
     parser = commands.add_parser(name, help=summary, description=f"{summary[0].upper()}{summary[1:]}.\n\n{description}",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -295,6 +311,22 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--epochs", type=int, default=None, help="override the budget's epochs (smoke runs)")
     training.add_argument("--n-train", type=int, default=None, help="override the budget's training molecules")
     training.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch stays)")
+    spectra = _command(commands, "cmb-dataset", "simulate the CMB power spectra of Module 3 with CAMB",
+                       "Writes course/data/cmb_spectra.npz (or --out), rewritten every --save-every spectra;\n"
+                       "every spectrum follows from (seed, index), so --resume adds the rest exactly. Needs\n"
+                       "CAMB (test extras); see docs/cmb-dataset.md.\n"
+                       "example: nice -n 10 course cmb-dataset --n 4000 --workers 2 --max-minutes 42", cmd_cmb_dataset)
+    spectra.add_argument("--n", type=int, default=4000, help="spectra wanted (a multiple of 4 keeps the classes balanced)")
+    from course.data.cmb_make import DEFAULT_SEED
+
+    spectra.add_argument("--seed", type=int, default=DEFAULT_SEED, help="global seed (default: the shipped file's)")
+    spectra.add_argument("--workers", type=int, default=1, help="processes, one CAMB thread each")
+    spectra.add_argument("--save-every", type=int, default=200, help="rewrite the output after this many spectra")
+    spectra.add_argument("--max-minutes", type=float, default=None,
+                         help="stop at the first save after this wall time (keeps a balanced prefix)")
+    spectra.add_argument("--out", metavar="FILE", help="default course/data/cmb_spectra.npz")
+    spectra.add_argument("--resume", action="store_true",
+                         help="keep the spectra already in --out (made with the same seed) and add the rest")
     return parser
 
 

@@ -8,7 +8,6 @@ with the binned cosmic-variance band, i.e. the signal a classifier has to find.
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from course.data import cmb
+from course.data import cmb_make as gen
 
 ROOT = Path(__file__).resolve().parents[1]
 COLORS = {"lcdm": "k", "dark_energy": "tab:blue", "primordial": "tab:red"}
@@ -30,15 +30,7 @@ EXAMPLES = {
 }
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location("make_cmb_dataset", ROOT / "scripts/make_cmb_dataset.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
-    gen = _generator()
     ds = cmb.load()
     fig, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)
     for col, (name, block) in enumerate((("TT", ds.D_ell), ("EE", ds.D_ell_EE))):

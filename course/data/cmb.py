@@ -1,7 +1,7 @@
 """CMB angular power spectra (CAMB, cosmic-variance noise): LCDM versus alternative cosmologies.
 
-The file ``cmb_spectra.npz`` next to this module is made by ``scripts/make_cmb_dataset.py``
-(see ``docs/cmb-dataset.md``); nothing is downloaded. Use :func:`load`.
+The file ``cmb_spectra.npz`` next to this module is made by ``course cmb-dataset``
+(:mod:`course.data.cmb_make`, see ``docs/cmb-dataset.md``); nothing is downloaded. Use :func:`load`.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def load(path: str | Path | None = None) -> CMBDataset:
     if not path.is_file():
         raise FileNotFoundError(
             f"CMB data file {path} not found; it ships with the package, or regenerate it with "
-            "scripts/make_cmb_dataset.py"
+            "`course cmb-dataset` (needs CAMB, from the test extras)"
         )
     try:
         with np.load(path, allow_pickle=False) as npz:

@@ -11,13 +11,13 @@ Every spectrum is fully determined by (global seed, index): its class comes from
 its parameters and noise from ``SeedSequence(seed, spawn_key=(index,))``. Any subset can
 therefore be regenerated exactly with :func:`make_spectrum`.
 
-Usage (the shipped file: 4000 requested, stopped by the time budget, see its metadata)::
+Made by ``course cmb-dataset`` (the shipped file: 4000 requested, stopped by the time budget, see
+its metadata); CAMB is needed only here, not to load the data set::
 
-    nice -n 10 python scripts/make_cmb_dataset.py --n 4000 --workers 2 --max-minutes 42
+    nice -n 10 course cmb-dataset --n 4000 --workers 2 --max-minutes 42
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -28,6 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from course.machine import describe
+
+#: The seed of the shipped data set.
+DEFAULT_SEED = 20250115
 
 # Planck 2018 TT,TE,EE+lowE+lensing (Table 2, arXiv:1807.06209): central values and 1-sigma.
 PLANCK_2018 = {
@@ -201,34 +204,26 @@ def existing_rows(path: Path, seed: int) -> tuple[list[tuple[dict[str, float], n
     with np.load(path) as f:
         meta = json.loads(str(f["metadata"]))
         if meta["seed"] != seed:
-            raise SystemExit(f"{path} was made with seed {meta['seed']}, not {seed}: cannot resume")
+            raise ValueError(f"{path} was made with seed {meta['seed']}, not {seed}: cannot resume")
         spectra = np.stack([f["D_ell_TT"], f["D_ell_EE"]], axis=1)
         rows = [({k: float(p[k]) for k in PARAM_NAMES}, s) for p, s in zip(f["params"], spectra)]
     print(f"resuming after {len(rows)} spectra in {path}", flush=True)
     return rows, float(meta.get("wall_time_s", 0.0))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=4000, help="number of spectra (multiple of 4 keeps classes balanced)")
-    ap.add_argument("--seed", type=int, default=20250115)
-    ap.add_argument("--workers", type=int, default=1, help="processes, one CAMB thread each")
-    ap.add_argument("--save-every", type=int, default=200, help="rewrite the output after this many spectra")
-    ap.add_argument("--max-minutes", type=float, default=None,
-                    help="stop at the first save after this wall time (keeps a balanced prefix)")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "course/data/cmb_spectra.npz")
-    ap.add_argument("--resume", action="store_true",
-                    help="keep the spectra already in --out (made with the same seed) and add the rest")
-    args = ap.parse_args()
-
+def generate(out: Path, n: int = 4000, seed: int = DEFAULT_SEED, workers: int = 1, save_every: int = 200,
+             max_minutes: float | None = None, resume: bool = False) -> int:
+    """Make ``n`` spectra into ``out`` (rewritten every ``save_every``), or as many as ``max_minutes``
+    allow; with ``resume``, keep the spectra already there and add the rest. Returns how many are in.
+    """
     import camb
 
     meta = {
-        "generator": "scripts/make_cmb_dataset.py",
-        "command": f"python scripts/make_cmb_dataset.py --n {args.n} --seed {args.seed} --workers {args.workers}"
-                   + (f" --max-minutes {args.max_minutes}" if args.max_minutes is not None else ""),
-        "n_requested": args.n,
-        "seed": args.seed,
+        "generator": "course.data.cmb_make",
+        "command": f"course cmb-dataset --n {n} --seed {seed} --workers {workers}"
+                   + (f" --max-minutes {max_minutes}" if max_minutes is not None else ""),
+        "n_requested": n,
+        "seed": seed,
         "camb_version": camb.__version__,
         "camb_accuracy": ACCURACY,
         "mnu_eV": MNU_EV,
@@ -248,20 +243,17 @@ def main() -> None:
         "date": dt.date.today().isoformat(),
         "machine": describe(),
     }
-    rows, earlier_wall = existing_rows(args.out, args.seed) if args.resume else ([], 0.0)
+    rows, earlier_wall = existing_rows(out, seed) if resume else ([], 0.0)
     t0 = time.time()
-    with Pool(args.workers, initializer=_init_worker, initargs=(1,)) as pool:
-        for row in pool.imap(_job, ((args.seed, i) for i in range(len(rows), args.n)), chunksize=2):
+    with Pool(workers, initializer=_init_worker, initargs=(1,)) as pool:
+        for row in pool.imap(_job, ((seed, i) for i in range(len(rows), n)), chunksize=2):
             rows.append(row)
-            if len(rows) % args.save_every == 0 or len(rows) == args.n:
+            if len(rows) % save_every == 0 or len(rows) == n:
                 wall = earlier_wall + time.time() - t0
-                stop = args.max_minutes is not None and wall > 60 * args.max_minutes and len(rows) < args.n
-                extra = {"stopped_early": f"time budget of {args.max_minutes} min reached"} if stop else {}
-                save(args.out, rows, {**meta, "wall_time_s": round(wall, 1), **extra})
-                print(f"{len(rows)}/{args.n} spectra, {wall:.0f} s", flush=True)
+                stop = max_minutes is not None and wall > 60 * max_minutes and len(rows) < n
+                extra = {"stopped_early": f"time budget of {max_minutes} min reached"} if stop else {}
+                save(out, rows, {**meta, "wall_time_s": round(wall, 1), **extra})
+                print(f"{len(rows)}/{n} spectra, {wall:.0f} s", flush=True)
                 if stop:
                     break
-
-
-if __name__ == "__main__":
-    main()
+    return len(rows)
