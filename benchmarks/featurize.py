@@ -10,9 +10,7 @@ to all of QM9 (said so in the output).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import os
 import resource
 import tempfile
 import time
@@ -22,7 +20,7 @@ import numpy as np
 import rdkit
 
 from course.data import qm9
-from course.machine import describe
+from course.machine import stamp
 from course.features import coulomb, graph
 
 RESULTS = Path(__file__).parent / "results" / "featurize.json"
@@ -30,9 +28,7 @@ RESULTS = Path(__file__).parent / "results" / "featurize.json"
 
 def machine_now() -> dict:
     """The machine, plus what else was running on it (wall times depend on that)."""
-    return {**describe(), "load_average_at_start": os.getloadavg(),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "numpy": np.__version__, "rdkit": rdkit.__version__}
+    return stamp(numpy=np.__version__, rdkit=rdkit.__version__)
 
 
 def peak_rss_mb() -> dict:

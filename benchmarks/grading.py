@@ -11,7 +11,6 @@ the machine: the load average at the start of each run is recorded beside it.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import resource
@@ -25,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 from course import grading, paths
-from course.machine import describe
+from course.machine import stamp
 
 MODULE = "01-regression"
 RESULTS = Path(__file__).parent / "results" / "grading.json"
@@ -72,7 +71,7 @@ def main() -> None:
             grade_once(args.submissions, args.jobs, False)]
     serial, parallel, unsandboxed = runs
     report = {
-        "machine": {**describe(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
+        "machine": stamp(),
         "runs": runs,
         "parallel_over_serial": round(serial["wall_s"] / parallel["wall_s"], 2),
         "sandbox_cost": round(parallel["wall_s"] / unsandboxed["wall_s"] - 1, 3),

@@ -14,7 +14,6 @@ molecules are compared as a check. Writes benchmarks/results/krr.json.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import time
@@ -28,7 +27,7 @@ from sklearn.kernel_ridge import KernelRidge
 
 from course.data import qm9
 from course.features.qm9_vectors import vectors
-from course.machine import describe, pin_mmap_threshold, reset_peak_memory, status_mib
+from course.machine import pin_mmap_threshold, reset_peak_memory, stamp, status_mib
 from course.models.krr import KRR
 
 RESULTS = Path(__file__).parent / "results" / "krr.json"
@@ -54,10 +53,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 4000, 8000])
     args = parser.parse_args()
     pin_mmap_threshold()
-    machine = {**describe(), "load_average_at_start": os.getloadavg(),
-               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "numpy": np.__version__, "scipy": scipy.__version__, "sklearn": sklearn.__version__,
-               "note": "cores shared with other jobs while measuring; BLAS uses its default thread count"}
+    machine = stamp(numpy=np.__version__, scipy=scipy.__version__, sklearn=sklearn.__version__,
+                    note="cores shared with other jobs while measuring; BLAS uses its default thread count")
     data = qm9.load(verbose=False)
     train, test = data.split(test_fold=0)
     train = np.random.default_rng(0).permutation(train)[:max(args.sizes)]

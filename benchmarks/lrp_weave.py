@@ -12,7 +12,6 @@ molecule's conservation error |Σ inputs + absorbed − start| is recorded, rela
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import time
@@ -26,7 +25,7 @@ from course.explain.feature_types import explain_rows
 from course.explain.lrp import LRP0, Composite, Epsilon, Gamma
 from course.explain.lrp_weave import dense_names
 from course.features import qm9_graphs
-from course.machine import describe
+from course.machine import stamp
 from course.models import weave_predict
 from course.models.weave_data import WeaveData
 from course.models.weave_training import predict
@@ -48,10 +47,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args()
-    machine = {**describe(), "load_average_at_start": os.getloadavg(),
-               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "keras": keras.__version__, "backend": keras.backend.backend(),
-               "note": "cores shared with other jobs while measuring; run under nice -n 10"}
+    machine = stamp(keras=keras.__version__, backend=keras.backend.backend(),
+                    note="cores shared with other jobs while measuring; run under nice -n 10")
     data = qm9.load(verbose=False)
     _, test = data.split(test_fold=0)
     usable = test[data.usable.loc[test].to_numpy()]

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
 
 from course.data.qm9 import load
 from course.data.qm9_cache import resolve_cache_dir
-from course.machine import describe
+from course.machine import stamp
 
 RESULT = Path(__file__).parent / "results" / "qm9_load.json"
 
@@ -23,7 +22,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cache-dir", default=None, help="cache folder (default: a new temporary one)")
     args = parser.parse_args()
-    load_average = os.getloadavg()
+    machine = stamp(note="cores shared with other jobs while measuring")
     cache_dir = args.cache_dir or tempfile.mkdtemp(prefix="qm9-bench-")
     start = time.perf_counter()
     data = load(cache_dir, rebuild=True)
@@ -39,8 +38,7 @@ def main() -> None:
         data.mol(idx)
     mol_ms = (time.perf_counter() - start) / 2000 * 1000
     result = {
-        "machine": {**describe(), "load_average_at_start": load_average,
-                    "note": "cores shared with other jobs while measuring"},
+        "machine": machine,
         "first_load_seconds": round(first, 1),
         "later_load_seconds": round(later, 2),
         "cache_bytes": size,

@@ -15,7 +15,6 @@ the sparse/padded ratios are recorded with the machine and its load.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import subprocess
@@ -88,13 +87,11 @@ def main() -> None:
         return
     import numpy as np
 
-    from course.machine import describe
+    from course.machine import stamp
     from course.models.weave_fold import all_molecules
 
     n_train = int((all_molecules().fold != 0).sum()) - 5000
-    machine = {**describe(), "load_average_at_start": os.getloadavg(),
-               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "note": "cores shared with other work (a niced training run, other agents) while measuring"}
+    machine = stamp(note="cores shared with other work (a niced training run, other agents) while measuring")
     runs = []
     for round_ in range(args.rounds):
         for form in FORMS:

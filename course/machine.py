@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import datetime
 import os
 import platform
 import re
@@ -25,6 +26,17 @@ def describe() -> dict[str, str | int | None]:
     return {"cpu": cpu, "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
             else os.cpu_count(), "memory_gib": memory_gib,
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+
+
+def stamp(**extra) -> dict:
+    """What a result file records of its run: :func:`describe`, the UTC date and the load average now
+    (the machines are shared, so a time means little without it), plus ``extra``.
+
+    >>> sorted(stamp(note="shared"))[:5]
+    ['cores', 'cpu', 'date', 'load_average', 'memory_gib']
+    """
+    return {**describe(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "load_average": [round(x, 2) for x in os.getloadavg()], **extra}
 
 
 def pin_mmap_threshold() -> None:

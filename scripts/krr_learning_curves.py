@@ -21,7 +21,6 @@ busy-waiting OpenBLAS threads that had slowed earlier runs several-fold.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import time
@@ -31,7 +30,7 @@ import numpy as np
 
 from course import budget
 from course.data import qm9
-from course.machine import describe
+from course.machine import stamp
 from course.features.qm9_vectors import REPRESENTATIONS
 from course.models.krr_qm9 import LAMS, SIGMA_FACTORS, learning_curves, plot, record_targets
 from course.reproduce import merge_entry
@@ -65,8 +64,7 @@ def main() -> None:
     sizes = train_sizes(which, args.max_n)
     cv_n = args.cv_n or (1000 if which == "quick" else 2000)
     started = time.perf_counter()
-    machine = {**describe(), "load_average_at_start": os.getloadavg(),
-               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    machine = stamp()
 
     data = qm9.load(verbose=False)
     results = learning_curves(data, sizes, cv_n=cv_n, test_size=args.test_size, dtype=np.dtype(args.dtype).type,

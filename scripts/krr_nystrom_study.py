@@ -14,7 +14,6 @@ separately (``--representations cm``, one process each) are merged into the same
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from course.data import qm9
 from course.features.qm9_vectors import REPRESENTATIONS
-from course.machine import describe, pin_mmap_threshold
+from course.machine import pin_mmap_threshold, stamp
 from course.models.nystrom_qm9 import plot, study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,9 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     exact = json.loads(args.exact.read_text())["results"]
     factors = {rep: {prop: r["sigma_over_median_l1"] for prop, r in exact[rep].items()} for rep in args.representations}
-    machine = {**describe(), "load_average_at_start": os.getloadavg(),
-               "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    machine = stamp(openblas_threads=os.environ.get("OPENBLAS_NUM_THREADS"))
     pin_mmap_threshold()  # freed arrays go back to the system: resident memory shows each pass's peak
     started = time.perf_counter()
     results = study(qm9.load(verbose=False), args.n_train, args.centres, factors, n_val=args.n_val)

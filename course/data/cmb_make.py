@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from course.machine import describe
+from course.machine import stamp
 
 #: The seed of the shipped data set.
 DEFAULT_SEED = 20250115
@@ -241,7 +241,7 @@ def generate(out: Path, n: int = 4000, seed: int = DEFAULT_SEED, workers: int = 
         "modified_gravity": "not included: CAMB 2.0.5 has no modified-gravity parameterization (needs MGCAMB)",
         "class_cycle": [CLASS_NAMES[c] for c in CLASS_CYCLE],
         "date": dt.date.today().isoformat(),
-        "machine": describe(),
+        "machine": stamp(),
     }
     rows, earlier_wall = existing_rows(out, seed) if resume else ([], 0.0)
     t0 = time.time()

@@ -15,7 +15,6 @@ Example (a stretch of at most 50 minutes, resumed by the same call later)::
 """
 from __future__ import annotations
 
-import datetime
 import json
 import os
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from course.machine import describe
+from course.machine import stamp
 from course.models.weave import build_weave_model
 from course.models.weave_data import FORMAT_VERSION, WeaveData
 from course.models.weave_training import PROPERTIES, TrainConfig, evaluate, split_molecules, train
@@ -127,9 +126,7 @@ def run_fold(prop: str, fold: int, budget: str, out: Path, max_minutes: float | 
         "n_train": len(rows["train"]), "n_val": len(rows["val"]), "n_test": len(rows["test"]),
         "test_is_whole_fold": plan.n_test is None, "model": {**model.config, "n_parameters": model.count_params()},
         **history, "core_hours": round(history["train_seconds"] * _cores() / 3600, 2),
-        "machine": {**describe(), "backend": keras.backend.backend(), "keras": keras.__version__,
-                    "load_average": os.getloadavg(),
-                    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
+        "machine": stamp(backend=keras.backend.backend(), keras=keras.__version__),
     }
     Path(f"{files}.json").write_text(json.dumps(record, indent=1) + "\n")
     state.unlink(missing_ok=True)
