@@ -7,6 +7,9 @@ import re
 from pathlib import Path
 
 MODULE_PATTERN = re.compile(r"^\d\d-[a-z0-9-]+$")
+#: The checkout this package was installed from (editable install): it holds the committed models
+#: and is the folder to put on a sandboxed kernel's path. ``repo_root()`` is the course being run.
+INSTALLED_CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 class CourseError(Exception):
@@ -26,7 +29,7 @@ def repo_root() -> Path:
     if os.environ.get("COURSE_ROOT"):
         return Path(os.environ["COURSE_ROOT"]).resolve()
     here = Path.cwd().resolve()
-    for folder in (here, *here.parents, Path(__file__).resolve().parent.parent):
+    for folder in (here, *here.parents, INSTALLED_CHECKOUT):
         if (folder / "nbgrader_config.py").is_file() and (folder / "source").is_dir():
             return folder
     raise CourseError("cannot find the course repository (a folder with nbgrader_config.py and "

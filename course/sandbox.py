@@ -24,6 +24,8 @@ from pathlib import Path
 
 import course
 from course import answers
+from course.data.qm9_cache import resolve_cache_dir
+from course.paths import INSTALLED_CHECKOUT
 
 KERNEL_NAME = "course-sandbox"
 GiB, MiB = 1024**3, 1024**2
@@ -85,17 +87,12 @@ def _python_binds(package_parent: Path) -> list[str]:
     return args + ["--ro-bind", str(package), str(package)]
 
 
-def _data_cache() -> Path:
-    import platformdirs
-
-    return Path(os.environ.get("COURSE_CACHE_DIR") or platformdirs.user_cache_dir("mlchem-course"))
-
 
 def kernel_argv(work: Path, cwd: Path, home: Path, runtime: Path, limits: Limits) -> list[str]:
     """The command line of one sandboxed kernel (``{connection_file}`` filled in by Jupyter):
     the private folder ``cwd`` appears at ``work``, where nbgrader runs the notebook."""
-    package_parent = Path(course.__file__).resolve().parent.parent
-    cache = _data_cache()
+    package_parent = INSTALLED_CHECKOUT
+    cache = resolve_cache_dir().parent
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(home),
            "PYTHONPATH": str(package_parent), "LANG": "C.UTF-8", "MPLCONFIGDIR": str(home / "matplotlib"),
            "COURSE_CACHE_DIR": str(cache), "PYTHONDONTWRITEBYTECODE": "1", answers.ENV_VAR: "1",

@@ -34,8 +34,9 @@ from course.machine import stamp
 from course.features.qm9_vectors import REPRESENTATIONS
 from course.models.krr_qm9 import LAMS, SIGMA_FACTORS, learning_curves, plot, record_targets
 from course.reproduce import merge_entry
+from course.paths import repo_root
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = repo_root()
 def train_sizes(which: str, max_n: int | None) -> list[int]:
     """quick: 250..2000; full: 1000, 2000, 4000, ... doubling up to ``max_n`` (default 20,000)."""
     if which == "quick":

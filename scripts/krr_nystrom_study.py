@@ -23,8 +23,9 @@ from course.data import qm9
 from course.features.qm9_vectors import REPRESENTATIONS
 from course.machine import pin_mmap_threshold, stamp
 from course.models.nystrom_qm9 import plot, study
+from course.paths import repo_root
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = repo_root()
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ with the binned cosmic-variance band, i.e. the signal a classifier has to find.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import matplotlib
 
@@ -18,8 +17,9 @@ import numpy as np
 
 from course.data import cmb
 from course.data import cmb_make as gen
+from course.paths import repo_root
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = repo_root()
 COLORS = {"lcdm": "k", "dark_energy": "tab:blue", "primordial": "tab:red"}
 # Representative alternatives inside the data set's ranges.
 EXAMPLES = {

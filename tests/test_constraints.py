@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 
 import pytest
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+
 #: The platform the lock was resolved on (CI's): markers of pyproject.toml are judged for it.
 LOCK_PLATFORM = {**default_environment(), "sys_platform": "linux", "platform_machine": "x86_64",
                  "platform_system": "Linux", "python_version": "3.11", "python_full_version": "3.11.7"}

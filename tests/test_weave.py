@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import ROOT
 from course.models.weave import HISTOGRAM_BINS, AtomReadout, PaddedGraph, WeaveLayer, build_weave_model
 from course.models.weave_data import Capacity, WeaveData, pack
 from course.models.weave_training import TrainConfig, evaluate, predict, train
@@ -263,7 +264,7 @@ def test_packing_fills_batches_in_order_without_passing_the_capacity():
 #: An interpreter with JAX and Keras but its own packages (the GPU machine's, or a venv that
 #: emulates it): the JAX test runs there when JAX is not importable here.
 JAX_PYTHON = os.environ.get("COURSE_JAX_PYTHON")
-REPO = str(Path(__file__).resolve().parents[1])
+REPO = str(ROOT)
 
 
 def run_python(code: str, backend: str, python: str | None = None) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from course import budget
-from course.paths import CourseError, repo_root
+from course.paths import INSTALLED_CHECKOUT, CourseError, repo_root
 
 WEIGHTS_DIR = Path("solutions") / "weave"
 
@@ -55,14 +55,10 @@ class Prediction:
                 f"test MAE {m['test_mae']:.3g} {self.unit})" + "".join(f"\n  warning: {w}" for w in self.warnings))
 
 
-#: The checkout this package was installed from: its committed models serve a copy of the course
-#: that has none of its own (the scratch courses of grading and tests hold source/ only).
-INSTALLED_CHECKOUT = Path(__file__).resolve().parents[2]
-
-
 def model_record(prop: str, weights_dir: Path | None = None, *, prefer: str | None = None) -> Path:
     """The training record (``.json``) of a committed model for ``prop``: in ``weights_dir``, else in
-    the course being run (``repo_root()``), else in the checkout this package came from.
+    the course being run (``repo_root()``), else in the checkout this package came from (a scratch
+    course of grading or of the tests holds source/ only).
 
     The model of budget ``prefer`` (default: the active budget) is taken when there is one, else
     the other budget's. Example: ``model_record("alpha", prefer="full")`` is the best α model."""
