@@ -19,7 +19,7 @@ import pytest
 
 import grading_corpus
 from conftest import ROOT
-from course import sandbox, scrub
+from course import sandbox, scrub, submissions
 
 MODULE = grading_corpus.MODULE
 COURSE_ID = "mlchem-exchange-test"
@@ -118,3 +118,15 @@ def test_each_student_fetches_their_own_feedback(workflow):
         assert [s for s in secrets if s in text] == []
     assert pages["alice"] != pages["bob"]
     assert len(list((workflow["exchange"] / COURSE_ID / "feedback").glob("*.html"))) == len(STUDENTS)
+
+
+def test_only_well_formed_exchange_files_are_kept(tmp_path):
+    folder = tmp_path / "alice" / MODULE
+    folder.mkdir(parents=True)
+    release = nbformat.read(ROOT / "release" / MODULE / f"{MODULE}.ipynb", as_version=4)
+    nbformat.write(release, folder / f"{MODULE}.ipynb")
+    (folder / "timestamp.txt").write_text("2026-12-03 12:58:45.123456 UTC")
+    (folder / "submission_secret.txt").write_text("../../etc/passwd")
+    (submission,) = submissions.collect(tmp_path, MODULE, release)
+    assert dict(submission.exchange_files) == {"timestamp.txt": "2026-12-03 12:58:45.123456 UTC"}
+    assert any("submission_secret.txt" in note for note in submission.notes), "a malformed one is noted, not kept"

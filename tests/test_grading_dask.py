@@ -82,3 +82,18 @@ def test_results_are_published_by_the_parent(graded):
         assert "HIDDEN TESTS" not in page.read_text()
     assert list((autograde / "backups").glob("gradebook-*.db")) == [], "no gradebook before this run"
     assert "scheduler=tcp://" in (autograde / "grade.log").read_text()
+
+
+def test_a_job_is_plain_data_and_refuses_a_machine_without_sandbox(monkeypatch):
+    import pickle
+
+    from course import classgrade
+
+    release = nbformat.read(ROOT / "release" / MODULE / f"{MODULE}.ipynb", as_version=4)
+    job = classgrade.Job(MODULE, "alice", nbformat.writes(release), "c = get_config()\n", b"", nbformat.writes(release),
+                         {"test_a": 1.0}, classgrade.Settings(jobs=1), reference={}, notes=("a note",))
+    assert pickle.loads(pickle.dumps(job)) == job
+    monkeypatch.setattr(sandbox, "unavailable", lambda: "bubblewrap (bwrap) is not installed")
+    outcome = classgrade.grade_job(job)
+    assert outcome.scores is None and outcome.reason.startswith("not graded: the grading machine has no sandbox")
+    assert outcome.notes == ("a note",)
