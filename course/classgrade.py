@@ -3,9 +3,18 @@
 ``grade_class`` (behind ``course grade MODULE``) checks every submission first
 (:mod:`course.submissions`), then grades each one in its own scratch nbgrader course with its
 kernel in the sandbox (:mod:`course.sandbox`), several at a time. It judges the executed notebook
-itself, in this process: a test cell scores its points when it ran without an error and reported
+itself, outside the kernel: a test cell scores its points when it ran without an error and reported
 the answers the course's own solution reported (:mod:`course.answers`). It strips hidden tests and caps
-the feedback (:mod:`course.scrub`), and only then copies results into ``autograde/``: the
+the feedback (:mod:`course.scrub`).
+
+Grading one submission is one job, :func:`grade_job`: plain data in (a :class:`Job`: the checked
+notebook, the course's configuration, a gradebook with the assignment, the reference answers),
+plain data out (an :class:`Outcome`: scores, log, the graded notebook and feedback page as bytes).
+It needs the course package, nbgrader and bubblewrap on the machine that runs it, nothing of the
+course folder. The jobs run on local threads (each driving its own nbgrader and kernel processes,
+``Settings.jobs`` at a time) or, given ``Settings.scheduler``, on a Dask cluster
+(``dask.distributed``, the ``cluster`` extra). Only this trusted process writes into the course,
+and only then copies results into ``autograde/``: the
 gradebook (backed up first), the graded notebooks, the feedback pages, ``grades.csv`` and the full
 log ``grade.log``. A run ends with one line per student and a check, by hash, that nothing outside
 ``autograde/`` changed.
@@ -21,7 +30,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +45,8 @@ from course.paths import CourseError
 
 MAX_FEEDBACK_BYTES = 12 * 1024**2
 SKIPPED_IN_FINGERPRINT = {".git", "__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+#: Environment variable naming the Dask scheduler ``course grade`` submits its jobs to.
+SCHEDULER_ENV = "COURSE_GRADE_SCHEDULER"
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,7 @@ class Settings:
     cell_timeout: int = 600          # seconds one cell may run
     notebook_timeout: int = 1800     # seconds the whole notebook may run (kills what ignores interrupts)
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    scheduler: str | None = None     # a Dask scheduler address (tcp://host:8786): grade on that cluster
 
 
 @dataclass
@@ -57,8 +71,9 @@ class Outcome:
     reason: str = ""
     notes: tuple[str, ...] = ()
     log: str = ""
-    autograded: Path | None = None
-    feedback: Path | None = None
+    graded_notebook: bytes | None = None   # the executed notebook, hidden tests removed
+    feedback_page: bytes | None = None     # its feedback page (HTML)
+    exchange_files: dict[str, str] = field(default_factory=dict)  # timestamp.txt and the like, kept beside
     reported: dict[str, dict[str, answers.Reported]] = field(default_factory=dict)  # answers, by test cell
 
     @property
@@ -112,6 +127,30 @@ def _nbgrader(args: list[str], cwd: Path, env: dict | None = None, timeout: floa
         log, _ = process.communicate()
         return -9, log
     return process.returncode, log
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything grading one submission needs, as plain data (it travels to a Dask worker)."""
+
+    module: str
+    student: str
+    notebook: str                    # the checked submission (nbformat JSON)
+    config: str                      # the course's nbgrader_config.py
+    gradebook: bytes                 # an nbgrader gradebook holding only this assignment
+    source: str                      # the source notebook (nbformat JSON): what scrubbing hides
+    points: dict[str, float]
+    settings: Settings
+    reference: dict[str, dict[str, answers.Reported]] | None = None  # None: this is the solution's run
+    notes: tuple[str, ...] = ()
+
+
+def _job(assignment: _Assignment, submission: submissions.Submission, settings: Settings,
+         reference: dict[str, dict[str, answers.Reported]] | None) -> Job:
+    return Job(assignment.module, submission.student, nbformat.writes(submission.notebook),
+               (assignment.scratch / "nbgrader_config.py").read_text(),
+               (assignment.scratch / "autograde" / "gradebook.db").read_bytes(),
+               nbformat.writes(assignment.source), assignment.points, settings, reference, submission.notes)
 
 
 def _prepare(root: Path, module: str, scratch: Path) -> _Assignment:
@@ -174,20 +213,30 @@ def _why_nbgrader_failed(code: int, log: str, settings: Settings) -> str:
     return f"grading failed: {submissions.printable(last)[:200]} (see grade.log)"
 
 
-def _grade_one(assignment: _Assignment, submission: submissions.Submission, scratch: Path,
-               settings: Settings, reference: dict[str, dict[str, answers.Reported]] | None) -> Outcome:
-    """Grade one submission in a scratch course of its own, its answers judged against
-    ``reference``; with ``reference=None`` (the course's own solution) the answers it reports are
-    kept in the outcome, and no feedback is written."""
-    module, student = assignment.module, submission.student
-    outcome = Outcome(student, sum(assignment.points.values()), notes=submission.notes)
+def grade_job(job: Job) -> Outcome:
+    """Grade one submission in a scratch course of its own, in a temporary folder of the machine
+    that runs it, its answers judged against ``job.reference``; with ``reference=None`` (the
+    course's own solution) the answers it reports are kept in the outcome, and no feedback is
+    written. Reads and writes nothing else: the caller publishes the outcome."""
+    if job.settings.sandboxed:
+        problem = sandbox.unavailable()
+        if problem:
+            return Outcome(job.student, sum(job.points.values()), notes=job.notes,
+                           reason=f"not graded: the grading machine has no sandbox ({problem})")
+    with tempfile.TemporaryDirectory(prefix="course-grade-job-") as scratch:
+        return _grade_in(job, Path(scratch))
+
+
+def _grade_in(job: Job, scratch: Path) -> Outcome:
+    module, student, settings, reference = job.module, job.student, job.settings, job.reference
+    outcome = Outcome(student, sum(job.points.values()), notes=job.notes)
     course = scratch / "course"
     (course / "autograde").mkdir(parents=True)
-    shutil.copy2(assignment.scratch / "nbgrader_config.py", course / "nbgrader_config.py")
-    shutil.copy2(assignment.scratch / "autograde" / "gradebook.db", course / "autograde" / "gradebook.db")
+    (course / "nbgrader_config.py").write_text(job.config)
+    (course / "autograde" / "gradebook.db").write_bytes(job.gradebook)
     inbox = course / "autograde" / "submitted" / student / module
     inbox.mkdir(parents=True)
-    nbformat.write(submission.notebook, inbox / f"{module}.ipynb")
+    (inbox / f"{module}.ipynb").write_text(job.notebook, encoding="utf-8")
     work = course / "autograde" / "autograded" / student / module
     runtime = scratch / "runtime"
     runtime.mkdir()
@@ -208,16 +257,16 @@ def _grade_one(assignment: _Assignment, submission: submissions.Submission, scra
         outcome.reason = _why_nbgrader_failed(code, log, settings)
         return outcome
     executed = nbformat.read(graded, as_version=4)
-    scores = judge(executed, assignment.points, reference)
+    scores = judge(executed, job.points, reference)
     if reference is None:
         outcome.scores = scores
         outcome.reported = {g: found for g, found in answers.notebook_answers(executed).items()
-                            if g in assignment.points}
+                            if g in job.points}
         return outcome
     outcome.notes += tuple(f"{grade_id}: answers unlike the solution's: {', '.join(labels)[:300]}"
                            for grade_id, labels in disagreements(executed, reference).items())
     graded.chmod(0o644)
-    nbformat.write(scrub.scrub(executed, assignment.source), graded)
+    nbformat.write(scrub.scrub(executed, nbformat.reads(job.source, as_version=4)), graded)
     gradebook_io.record_scores(course / "autograde" / "gradebook.db", module, student, scores, replace=False)
     code, feedback_log = _nbgrader(["generate_feedback", module, f"--student={student}", "--force"], course, env,
                                    timeout=600)
@@ -225,23 +274,23 @@ def _grade_one(assignment: _Assignment, submission: submissions.Submission, scra
     page = course / "autograde" / "feedback" / student / module / f"{module}.html"
     if code == 0 and page.is_file():
         if page.stat().st_size > MAX_FEEDBACK_BYTES:
-            page.write_text(_short_feedback(module, student, scores, assignment.points))
+            page.write_text(_short_feedback(module, student, scores, job.points))
         else:
             page.write_text(site.offline_mathjax(page.read_text(encoding="utf-8")), encoding="utf-8")
-        outcome.feedback = page
+        outcome.feedback_page = page.read_bytes()
     else:
         outcome.notes += ("no feedback page: nbgrader generate_feedback failed (see grade.log)",)
-    outcome.scores, outcome.autograded = scores, graded
+    outcome.scores, outcome.graded_notebook = scores, graded.read_bytes()
     return outcome
 
 
-def _reference_answers(assignment: _Assignment, scratch: Path,
+def _reference_answers(assignment: _Assignment, pool: Executor,
                        settings: Settings) -> dict[str, dict[str, answers.Reported]]:
-    """The answers the course's solution reports, graded as a student's would be (same sandbox,
-    same hidden tests); refuses to go on when the solution itself loses points."""
+    """The answers the course's solution reports, graded as a student's would be (same engine,
+    same sandbox, same hidden tests); refuses to go on when the solution itself loses points."""
     solution = grading.fill_solutions(assignment.release, assignment.source)
-    run = _grade_one(assignment, submissions.Submission("course-solution", Path("solution"), solution), scratch,
-                     settings, reference=None)
+    job = _job(assignment, submissions.Submission("course-solution", Path("solution"), solution), settings, None)
+    run = pool.submit(grade_job, job).result()
     lost = [g for g, p in assignment.points.items() if run.scores is None or run.scores[g] < p]
     if lost:
         raise CourseError(f"the course's own solution of {assignment.module} does not get full marks "
@@ -285,17 +334,22 @@ def _real_folder(path: Path) -> Path:
 
 
 def _publish(outcome: Outcome, module: str, autograde: Path) -> None:
-    """Copy one student's graded notebook and feedback page into ``autograde/``, through no link."""
-    for kind, source in (("autograded", outcome.autograded), ("feedback", outcome.feedback)):
+    """Write one student's graded notebook and feedback page into ``autograde/``, through no link,
+    with the exchange's files of the submission (``timestamp.txt``, ``submission_secret.txt``)
+    beside them, as ``nbgrader release_feedback`` expects."""
+    for kind, content, name in (("autograded", outcome.graded_notebook, f"{module}.ipynb"),
+                                ("feedback", outcome.feedback_page, f"{module}.html")):
         base = _real_folder(autograde / kind)
         target = _real_folder(base / outcome.student) / module
         if target.is_symlink() or target.is_file():
             target.unlink()
         elif target.is_dir():
             shutil.rmtree(target)
-        if source is not None:
+        if content is not None:
             target.mkdir()
-            shutil.copy2(source, target / source.name)
+            (target / name).write_bytes(content)
+            for extra, text in outcome.exchange_files.items():
+                (target / extra).write_text(text)
             if kind == "feedback":
                 site.place_mathjax(target, link=True)
 
@@ -317,6 +371,39 @@ def _backup(database: Path) -> Path | None:
     return copy
 
 
+@contextmanager
+def engine(settings: Settings) -> Iterator[tuple[Executor, str, int | None]]:
+    """The executor grading jobs go to, a description of it and, on a cluster, the BLAS threads one
+    kernel may use there (None: share the local cores out). Local threads (``settings.jobs``),
+    or the Dask cluster at ``settings.scheduler``."""
+    if not settings.scheduler:
+        with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
+            yield pool, f"{settings.jobs} at a time on this machine", None
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise CourseError("grading on a Dask cluster needs dask.distributed: "
+                          'pip install -c constraints.txt -e ".[cluster]"') from None
+    try:
+        client = Client(settings.scheduler, timeout=30)
+    except (OSError, TimeoutError) as error:
+        raise CourseError(f"cannot reach the Dask scheduler {settings.scheduler}: {error}") from None
+    with client:
+        workers = client.scheduler_info(n_workers=-1)["workers"]
+        if not workers:
+            raise CourseError(f"the Dask cluster at {settings.scheduler} has no workers")
+        cores = client.run(os.cpu_count)
+        per_host: dict[str, list[str]] = {}
+        for address, info in workers.items():
+            per_host.setdefault(info.get("host", address), []).append(address)
+        threads = min(max(1, (cores.get(members[0]) or 1) // sum(workers[a]["nthreads"] for a in members))
+                      for members in per_host.values())
+        slots = sum(info["nthreads"] for info in workers.values())
+        yield (client.get_executor(pure=False),
+               f"on the Dask cluster {settings.scheduler} ({len(workers)} workers, {slots} at a time)", threads)
+
+
 def grade_class(root: Path, module: str, settings: Settings = Settings(), echo=print) -> list[Outcome]:
     """Grade every submission of ``module`` under ``root/autograde/submitted``; see the module doc."""
     if settings.sandboxed:
@@ -331,8 +418,9 @@ def grade_class(root: Path, module: str, settings: Settings = Settings(), echo=p
     before = fingerprint(root)
     started = time.monotonic()
     log_lines = [f"course grade {module}: {datetime.now(timezone.utc).isoformat()} "
-                 f"sandbox={'bubblewrap' if settings.sandboxed else 'NONE (trusted)'} jobs={settings.jobs}"]
-    with tempfile.TemporaryDirectory(prefix="course-grade-") as scratch_name:
+                 f"sandbox={'bubblewrap' if settings.sandboxed else 'NONE (trusted)'} "
+                 + (f"scheduler={settings.scheduler}" if settings.scheduler else f"jobs={settings.jobs}")]
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as scratch_name, engine(settings) as (pool, where, threads):
         scratch = Path(scratch_name)
         assignment = _prepare(root, module, scratch)
         found = submissions.collect(autograde / "submitted", module, assignment.release)
@@ -357,31 +445,32 @@ def grade_class(root: Path, module: str, settings: Settings = Settings(), echo=p
             if submissions.reason_for_student_id(outcome.student) is None:
                 gradebook_io.forget_submission(database, module, outcome.student)
                 _publish(outcome, module, autograde)
-        threads = max(1, (os.cpu_count() or 1) // max(1, min(settings.jobs, len(valid) or 1)))
+        if threads is None:
+            threads = max(1, (os.cpu_count() or 1) // max(1, min(settings.jobs, len(valid) or 1)))
         settings = replace(settings, limits=replace(settings.limits, threads=threads))
         echo(f"grading the course's own solution of {module} first: its answers are the reference")
-        reference = _reference_answers(assignment, scratch / "reference", settings)
+        reference = _reference_answers(assignment, pool, settings)
         log_lines.append(f"reference: the solution reported {sum(map(len, reference.values()))} answers "
                          f"in {len(reference)} test cells")
-        echo(f"grading {len(valid)} submission(s) of {module}, {settings.jobs} at a time"
+        echo(f"grading {len(valid)} submission(s) of {module}, {where}"
              + (f"; {len(outcomes)} cannot be graded" if outcomes else ""))
-        with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
-            futures = {pool.submit(_grade_one, assignment, s, scratch / f"student-{i}", settings, reference): s
-                       for i, s in enumerate(valid)}
-            for future in as_completed(futures):
-                submission = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as error:  # a bug or an odd file must not stop the class
-                    outcome = Outcome(submission.student, max_score, reason=f"grading failed: {error!r}"[:300],
-                                      notes=submission.notes)
-                if outcome.scores is not None:
-                    gradebook_io.record_scores(database, module, outcome.student, outcome.scores, replace=True)
-                else:
-                    gradebook_io.forget_submission(database, module, outcome.student)
-                _publish(outcome, module, autograde)
-                outcomes.append(outcome)
-                echo(f"  {outcome.summary}")
+        futures = {pool.submit(grade_job, _job(assignment, s, settings, reference)): s for s in valid}
+        for future in as_completed(futures):
+            submission = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as error:  # a bug, an odd file or a lost worker must not stop the class
+                outcome = Outcome(submission.student, max_score, reason=f"grading failed: {error!r}"[:300],
+                                  notes=submission.notes)
+            outcome.student = submission.student  # the id is the parent's, whatever a worker returned
+            outcome.exchange_files = dict(submission.exchange_files)
+            if outcome.scores is not None:
+                gradebook_io.record_scores(database, module, outcome.student, outcome.scores, replace=True)
+            else:
+                gradebook_io.forget_submission(database, module, outcome.student)
+            _publish(outcome, module, autograde)
+            outcomes.append(outcome)
+            echo(f"  {outcome.summary}")
     outcomes.sort(key=lambda o: o.student)
     ungradable_file = autograde / "ungradable.json"
     ungradable = gradebook_io.load_ungradable(ungradable_file)

@@ -133,7 +133,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     limits = sandbox.Limits(memory=int(args.memory * sandbox.GiB))
     settings = classgrade.Settings(jobs=args.jobs, sandboxed=not args.trusted_without_sandbox,
                                    cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
-                                   limits=limits)
+                                   limits=limits, scheduler=args.scheduler or None)
     outcomes = classgrade.grade_class(root, module, settings)
     autograde = root / "autograde"
     print(f"\n{module}: {len(outcomes)} student(s)")
@@ -276,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--notebook-timeout", type=int, default=1800, metavar="S",
                        help="seconds one whole notebook may run (1800)")
     grade.add_argument("--memory", type=float, default=6, metavar="GIB", help="memory of one kernel in GiB (6)")
+    grade.add_argument("--scheduler", metavar="ADDRESS", default=os.environ.get("COURSE_GRADE_SCHEDULER"),
+                       help="grade on this Dask cluster (tcp://host:8786; default $COURSE_GRADE_SCHEDULER, "
+                            "else on this machine); needs the cluster extra")
     grade.add_argument("--trusted-without-sandbox", action="store_true",
                        help="run kernels unconfined (only for notebooks you trust; needed where bubblewrap is missing)")
     data = _command(commands, "qm9", "load QM9 (building the local cache once) and report exclusions",

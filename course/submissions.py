@@ -21,6 +21,9 @@ from nbformat import NotebookNode
 
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
 MAX_CELLS = 2000
+#: Files nbgrader's exchange puts beside a collected notebook; kept (checked) for release_feedback.
+EXCHANGE_FILES = {"timestamp.txt": re.compile(r"^[0-9 :.+\-TZUC]{1,64}$"),
+                  "submission_secret.txt": re.compile(r"^[0-9a-fA-F]{1,512}$")}
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
@@ -30,6 +33,7 @@ class Submission:
     path: Path
     notebook: NotebookNode
     notes: tuple[str, ...] = field(default=())   # what was changed or left out, for the log
+    exchange_files: tuple[tuple[str, str], ...] = ()  # (name, text) of nbgrader's exchange files found
 
 
 @dataclass(frozen=True)
@@ -97,14 +101,28 @@ def _check_student(entry: Path, module: str, release: NotebookNode, max_bytes: i
     path = _pick_notebook(folder, module)
     notebook = _read(path, max_bytes)
     clean, notes = normalize(notebook, release, module)
+    exchange = _exchange_files(folder)
     extra = sorted(printable(str(p.relative_to(folder))) for p in folder.rglob("*")
-                   if p.is_file() and p != path and ".ipynb_checkpoints" not in p.parts)
+                   if p.is_file() and p != path and ".ipynb_checkpoints" not in p.parts
+                   and p.name not in dict(exchange))
     if extra:
         notes.append(f"not copied (only the notebook is graded): {', '.join(extra[:10])}"
                      + (f" and {len(extra) - 10} more" if len(extra) > 10 else ""))
     if path.name != f"{module}.ipynb":
         notes.append(f"graded {printable(path.name)} as {module}.ipynb")
-    return Submission(entry.name, path, clean, tuple(notes))
+    return Submission(entry.name, path, clean, tuple(notes), exchange)
+
+
+def _exchange_files(folder: Path) -> tuple[tuple[str, str], ...]:
+    """The files ``nbgrader collect`` leaves beside the notebook, when small and well formed."""
+    found = []
+    for name, pattern in EXCHANGE_FILES.items():
+        path = folder / name
+        if path.is_file() and not path.is_symlink() and path.stat().st_size <= 1024:
+            text = path.read_bytes().decode("ascii", errors="replace")
+            if pattern.match(text.strip()):
+                found.append((name, text))
+    return tuple(found)
 
 
 def _pick_notebook(folder: Path, module: str) -> Path:

@@ -94,6 +94,35 @@ def _cell_index(notebook, grade_id):
     return next(i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
+def wrong_notebook(solution, wrong_answers):
+    """The solution with the mutant's wrong answers, a locked test edited and one deleted: FULL - 2."""
+    wrong = grading.replace_answers(solution, wrong_answers)
+    wrong.cells[_cell_index(wrong, "test_lp_norm")].source = "pass"           # an edited locked test
+    del wrong.cells[_cell_index(wrong, "test_sigmoid")]                       # a deleted test
+    return wrong
+
+
+def basic(repo: Path) -> dict[str, tuple]:
+    """Three plain submissions, student id -> (notebook, full score): the solution, a blank
+    release and a wrong one (for the engine and exchange tests)."""
+    release, solution = _release_and_solution(repo)
+    mutant = json.loads((repo / "tests" / "mutants" / f"{MODULE}.json").read_text())
+    wrong = wrong_notebook(solution, mutant_variants(mutant)["wrong"]["answers"])
+    return {"solution": (solution, FULL), "blank": (release, 0.0), "wrong": (wrong, FULL - 2)}
+
+
+def copy_course(repo: Path, course: Path, release: bool = False) -> Path:
+    """A course folder with only what grading ``MODULE`` reads (and ``release/MODULE`` if asked)."""
+    import shutil
+
+    course.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(repo / "nbgrader_config.py", course)
+    shutil.copytree(repo / "source" / MODULE, course / "source" / MODULE)
+    if release:
+        shutil.copytree(repo / "release" / MODULE, course / "release" / MODULE)
+    return course
+
+
 def build(repo: Path, course: Path, port: int, marker: str) -> dict[str, float | str]:
     release, solution = _release_and_solution(repo)
     mutant = json.loads((repo / "tests" / "mutants" / f"{MODULE}.json").read_text())
@@ -134,9 +163,7 @@ def build(repo: Path, course: Path, port: int, marker: str) -> dict[str, float |
     (folder("noisy-forged") / "course.py").write_text("raise ImportError('a shadowing course module ran')\n")
 
     wrong_answers = mutant_variants(mutant)["wrong"]["answers"]
-    wrong = grading.replace_answers(solution, wrong_answers)
-    wrong.cells[_cell_index(wrong, "test_lp_norm")].source = "pass"           # an edited locked test
-    del wrong.cells[_cell_index(wrong, "test_sigmoid")]                       # a deleted test
+    wrong = wrong_notebook(solution, wrong_answers)
     put("wrong", wrong, FULL - 2)
     put("blank", release, 0.0)
 

@@ -35,7 +35,7 @@ def requirements(extra: str | None = None) -> list[Requirement]:
     return [Requirement(text) for text in listed]
 
 
-@pytest.mark.parametrize("extra", [None, "test"])
+@pytest.mark.parametrize("extra", [None, "test", "cluster"])
 def test_every_dependency_is_pinned_within_its_range(extra):
     pins = lock()
     for requirement in requirements(extra):
