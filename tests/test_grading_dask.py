@@ -1,11 +1,10 @@
 """``course grade --scheduler``: the same grading jobs on a Dask cluster (a local one of two worker
-processes) give the same grades as on this machine, and the course is written only by the parent.
+processes) give the grades the local engine gives (the scores ``tests/grading_corpus.py`` expects,
+which ``test_grading_corpus`` holds the local engine to), and the course is written only by the parent.
 
-About two minutes on two cores: the solution, a blank and a wrong Module 1 submission, graded on
-the cluster and then locally.
+About two minutes on two cores: the solution, a blank and a wrong Module 1 submission.
 """
 import csv
-import shutil
 import subprocess
 import sys
 
@@ -39,8 +38,6 @@ def graded(tmp_path_factory):
         folder.mkdir(parents=True)
         nbformat.write(notebook, folder / f"{MODULE}.ipynb")
         expected[student] = score
-    local = tmp_path_factory.mktemp("local") / "course"
-    shutil.copytree(course, local, symlinks=True)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   silence_logs=40) as cluster:
         on_cluster = subprocess.run([*GRADE, "--scheduler", cluster.scheduler_address], cwd=course,
@@ -48,9 +45,7 @@ def graded(tmp_path_factory):
         finished = [key for key, start, finish, *_ in cluster.scheduler.transition_log
                     if str(key).startswith("grade_job") and finish == "memory"]
         workers = set(cluster.scheduler_info["workers"])
-    on_machine = subprocess.run([*GRADE, "--jobs", "2"], cwd=local, capture_output=True, text=True, timeout=600)
-    return dict(course=course, local=local, expected=expected, on_cluster=on_cluster, on_machine=on_machine,
-                finished=finished, workers=workers)
+    return dict(course=course, expected=expected, on_cluster=on_cluster, finished=finished, workers=workers)
 
 
 def test_the_cluster_grades_every_submission_as_expected(graded):
@@ -65,12 +60,6 @@ def test_the_jobs_ran_on_the_workers(graded):
     # The solution's reference run and one job per submission, each finished on a worker.
     assert len(set(graded["finished"])) == 1 + len(graded["expected"]), graded["finished"]
     assert len(graded["workers"]) == 2
-
-
-def test_the_cluster_gives_the_local_engine_s_grades(graded):
-    done = graded["on_machine"]
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert grades(graded["course"]) == grades(graded["local"])
 
 
 def test_results_are_published_by_the_parent(graded):
