@@ -78,8 +78,9 @@ def node_conserved(graph: Graph, thetas: np.ndarray, n_inputs: int, n_hidden: in
     return out
 
 
-def permuted_auc(net, theta: np.ndarray, indices: np.ndarray, rng: np.random.Generator) -> float:
-    """ROC AUC of ``net`` on its own data after shuffling the weights ``theta[indices]`` among
+def permuted_auc(net, theta: np.ndarray, indices: np.ndarray, rng: np.random.Generator,
+                 X: np.ndarray | None = None, y: np.ndarray | None = None) -> float:
+    """ROC AUC of ``net`` on ``X, y`` (its training data by default) after shuffling the weights ``theta[indices]`` among
     themselves with ``rng.permutation(len(indices))`` (one call; ``theta`` is not changed).
 
     Why: the paper's test of conserved weights: if a model relies on them, scrambling them should
@@ -95,13 +96,14 @@ def permuted_auc(net, theta: np.ndarray, indices: np.ndarray, rng: np.random.Gen
     indices = np.asarray(indices, dtype=int)
     shuffled = np.array(theta, dtype=float)
     shuffled[indices] = shuffled[indices][rng.permutation(len(indices))]
-    return float(roc_auc_score(net.y, net.predict_proba(shuffled)))
+    return float(roc_auc_score(net.y if y is None else y, net.predict_proba(shuffled, X)))
 
 
 def permutation_test(net, thetas: np.ndarray, indices: np.ndarray, n_repeats: int,
-                     rng: np.random.Generator | int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     rng: np.random.Generator | int | None = None, X: np.ndarray | None = None,
+                     y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Best AUC over the minima ``thetas`` (aligned rows) after permuting ``indices`` the same way
-    in each, ``n_repeats`` times; and the same for random weight sets of the same size (a new set
+    in each, ``n_repeats`` times (AUC on ``X, y``, default the training data); and the same for random weight sets of the same size (a new set
     each repetition). Returns ``(conserved_aucs, random_aucs)``, one entry per repetition.
 
     >>> from course.landscape.network import TanhClassifier, pack
@@ -121,7 +123,7 @@ def permutation_test(net, thetas: np.ndarray, indices: np.ndarray, n_repeats: in
             aucs = []
             for theta in thetas:          # the same permutation in every minimum of the group
                 rng.bit_generator.state = state
-                aucs.append(permuted_auc(net, theta, chosen, rng))
+                aucs.append(permuted_auc(net, theta, chosen, rng, X, y))
             out[k, r] = max(aucs)
     return out[0], out[1]
 
