@@ -76,3 +76,64 @@ def node_conserved(graph: Graph, thetas: np.ndarray, n_inputs: int, n_hidden: in
         lowest = int(np.argmin(graph.minimum_energies[members]))
         out[node.label] = conserved_mask(aligned(thetas[members], n_inputs, n_hidden, lowest), threshold)
     return out
+
+
+def permuted_auc(net, theta: np.ndarray, indices: np.ndarray, rng: np.random.Generator,
+                 X: np.ndarray | None = None, y: np.ndarray | None = None) -> float:
+    """ROC AUC of ``net`` on ``X, y`` (its training data by default) after shuffling the weights ``theta[indices]`` among
+    themselves with ``rng.permutation(len(indices))`` (one call; ``theta`` is not changed).
+
+    Why: the paper's test of conserved weights: if a model relies on them, scrambling them should
+    cost more AUC than scrambling as many weights picked at random.
+
+    >>> from course.landscape.network import TanhClassifier, pack
+    >>> net = TanhClassifier(np.array([[0.0], [1.0]]), np.array([0, 1]), 1, l2=0.0)
+    >>> permuted_auc(net, pack([[1.0]], [0.0], [1.0], 0.0), np.array([], dtype=int), np.random.default_rng(0))
+    1.0
+    """
+    from sklearn.metrics import roc_auc_score
+
+    indices = np.asarray(indices, dtype=int)
+    shuffled = np.array(theta, dtype=float)
+    shuffled[indices] = shuffled[indices][rng.permutation(len(indices))]
+    return float(roc_auc_score(net.y if y is None else y, net.predict_proba(shuffled, X)))
+
+
+def permutation_test(net, thetas: np.ndarray, indices: np.ndarray, n_repeats: int,
+                     rng: np.random.Generator | int | None = None, X: np.ndarray | None = None,
+                     y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Best AUC over the minima ``thetas`` (aligned rows) after permuting ``indices`` the same way
+    in each, ``n_repeats`` times (AUC on ``X, y``, default the training data); and the same for random weight sets of the same size (a new set
+    each repetition). Returns ``(conserved_aucs, random_aucs)``, one entry per repetition.
+
+    >>> from course.landscape.network import TanhClassifier, pack
+    >>> net = TanhClassifier(np.array([[0.0], [1.0]]), np.array([0, 1]), 1, l2=0.0)
+    >>> a, b = permutation_test(net, np.array([pack([[1.0]], [0.0], [1.0], 0.0)]), np.array([0]), 3, 0)
+    >>> a.tolist(), b.shape
+    ([1.0, 1.0, 1.0], (3,))
+    """
+    rng = np.random.default_rng(rng)
+    thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+    indices = np.asarray(indices, dtype=int)
+    out = np.empty((2, n_repeats))
+    for r in range(n_repeats):
+        random_set = rng.choice(thetas.shape[1], size=len(indices), replace=False)
+        for k, chosen in enumerate((indices, random_set)):
+            state = rng.bit_generator.state
+            aucs = []
+            for theta in thetas:          # the same permutation in every minimum of the group
+                rng.bit_generator.state = state
+                aucs.append(permuted_auc(net, theta, chosen, rng, X, y))
+            out[k, r] = max(aucs)
+    return out[0], out[1]
+
+
+def input_scores(mask: np.ndarray, theta: np.ndarray, n_inputs: int, n_hidden: int) -> np.ndarray:
+    """Per input ``i``, the sum over hidden units ``j`` of ``|W[j, i]|`` where ``W[j, i]`` is conserved.
+
+    >>> input_scores(np.array([True, False, True, True, True]), np.array([2.0, -3.0, 0.0, 1.0, 0.0]), 2, 1).tolist()
+    [2.0, 0.0]
+    """
+    hd = n_inputs * n_hidden
+    W = np.abs(np.asarray(theta, dtype=float)[:hd]).reshape(n_hidden, n_inputs)
+    return (W * np.asarray(mask, dtype=bool)[:hd].reshape(n_hidden, n_inputs)).sum(axis=0)

@@ -121,3 +121,49 @@ def _explore(net: TanhClassifier, n_hops: int, step_size: float, temperature: fl
             continue
         land.add_chain(net, chain)
     return land
+
+
+#: Networks whose explored landscape ships with the course (``course/landscape/data/NAME.npz``),
+#: built by ``scripts/build_landscapes.py``. Why these settings: on the standardized breast-cancer
+#: data an L2 of 1e-2, or a subsample of 100 tumours, leaves one minimum (up to symmetry), so there
+#: is nothing to connect; 450 tumours (119 held out for AUCs) with 2 hidden units and L2 = 1e-3
+#: give about ten.
+COMMITTED = {"breast-cancer": dict(n_hidden=2, l2=1e-3, n_test=119, n_hops=60, step_size=1.0,
+                                   max_minima=16, seed=0)}
+
+
+def committed_path(name: str) -> Path:
+    """Where the database ``name`` of :data:`COMMITTED` lives."""
+    if name not in COMMITTED:
+        raise KeyError(f"no committed landscape {name!r}; there are {sorted(COMMITTED)}")
+    return Path(__file__).with_name("data") / f"{name}.npz"
+
+
+def committed_split(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(X_train, X_test, y_train, y_test)``: a stratified split with ``n_test`` tumours held out."""
+    from sklearn.model_selection import train_test_split
+
+    from course.landscape import datasets
+
+    settings = COMMITTED[name]
+    X, y, _ = datasets.breast_cancer()
+    return tuple(train_test_split(X, y, test_size=settings["n_test"], random_state=settings["seed"], stratify=y))
+
+
+def committed_network(name: str) -> TanhClassifier:
+    """The network (training data, width, L2) whose landscape :func:`committed` holds."""
+    settings = COMMITTED[name]
+    X_train, _, y_train, _ = committed_split(name)
+    return TanhClassifier(X_train, y_train, n_hidden=settings["n_hidden"], l2=settings["l2"])
+
+
+def build_committed(name: str) -> Landscape:
+    """Explore the landscape of :func:`committed_network` with the settings of :data:`COMMITTED`."""
+    s = COMMITTED[name]
+    return explore(committed_network(name), s["n_hops"], step_size=s["step_size"], rng=s["seed"],
+                   max_minima=s["max_minima"])
+
+
+def committed(name: str) -> Landscape:
+    """Load the committed database ``name`` (see :data:`COMMITTED`)."""
+    return Landscape.load(committed_path(name))
