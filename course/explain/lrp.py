@@ -311,6 +311,9 @@ class Composite:
         self.rules = dict(rules)
         self.default = default
 
+    def __repr__(self) -> str:
+        return f"Composite({self.rules!r}, default={self.default!r})"
+
     def assign(self, layers: Sequence[keras.layers.Layer]) -> list[Rule | None]:
         """The rule of every layer of the chain (``None`` for layers that take none)."""
         with_rule = [i for i, layer in enumerate(layers) if _backward_for(layer)[1]]
