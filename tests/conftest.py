@@ -1,4 +1,4 @@
-"""Shared fixtures: one scratch nbgrader course per assignment, graded once for all tests."""
+"""Shared fixtures and the grading of one assignment in a scratch nbgrader course."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from course import grading, paths
 
@@ -39,22 +38,10 @@ def mutant_variants(mutant: dict) -> dict[str, dict]:
 
 def pytest_generate_tests(metafunc):
     if "module" in metafunc.fixturenames:
-        # Each assignment is graded once per worker that runs one of its tests: keep them on one.
-        metafunc.parametrize("module", [pytest.param(m, marks=pytest.mark.xdist_group(m)) for m in MODULES],
-                             scope="module")
+        metafunc.parametrize("module", MODULES, scope="module")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items):
-    """Run the tests of one file on one pytest-xdist worker (their module-scoped fixtures, a graded
-    class or a Jupyter server, are built once), except the assignments, one worker per module."""
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
-
-
-@pytest.fixture(scope="module")
-def graded(module, tmp_path_factory) -> GradedAssignment:
+def grade_assignment(module: str, tmp_path_factory) -> GradedAssignment:
     """Generate ``module``, submit a solution, a blank and a wrong notebook, autograde them in one pass."""
     mutant_file = MUTANTS / f"{module}.json"
     assert mutant_file.is_file(), f"add {mutant_file}: a deliberately wrong submission for {module}"
