@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing
 import os
 import time
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
@@ -245,7 +245,8 @@ def generate(out: Path, n: int = 4000, seed: int = DEFAULT_SEED, workers: int = 
     }
     rows, earlier_wall = existing_rows(out, seed) if resume else ([], 0.0)
     t0 = time.time()
-    with Pool(workers, initializer=_init_worker, initargs=(1,)) as pool:
+    # spawn, not fork: a process with threads (a Jupyter kernel, a test worker) can deadlock a forked child
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(1,)) as pool:
         for row in pool.imap(_job, ((seed, i) for i in range(len(rows), n)), chunksize=2):
             rows.append(row)
             if len(rows) % save_every == 0 or len(rows) == n:
