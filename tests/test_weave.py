@@ -356,6 +356,11 @@ def test_a_fold_runs_in_stretches_and_leaves_its_record_not_its_state(exported, 
     fresh.load_weights(tmp_path / "weave_zpve_fold0_quick.weights.h5")
     rows = np.flatnonzero(data.fold == 0)
     assert evaluate(fresh, data, rows, "zpve_eV") == pytest.approx(record["test_mae"], rel=1e-5)
+    # The same command run again returns the finished record instead of training the fold anew.
+    weights = (tmp_path / "weave_zpve_fold0_quick.weights.h5").stat().st_mtime_ns
+    assert run_fold("zpve", 0, "quick", tmp_path, data=data, plan=plan, progress=False) == record
+    assert (tmp_path / "weave_zpve_fold0_quick.weights.h5").stat().st_mtime_ns == weights
+    assert not list(tmp_path.glob("*.state.npz"))
 
 
 def test_committed_full_budget_folds_are_whole_folds_with_their_weights():

@@ -103,6 +103,9 @@ def run_fold(prop: str, fold: int, budget: str, out: Path, max_minutes: float | 
     if prop not in PROPERTIES:
         raise ValueError(f"property must be one of {', '.join(PROPERTIES)}, not {prop!r}")
     plan = plan or PLANS[budget]
+    finished = Path(f"{stem(prop, fold, budget, out)}.json")
+    if finished.is_file():  # a rerun of the same command must not train a finished fold again
+        return json.loads(finished.read_text())
     data = data if data is not None else all_molecules()
     parts = split_molecules(data.qm9_index[data.fold != fold], data.qm9_index[data.fold == fold],
                             plan.n_train, plan.n_val, plan.n_test, seed)
