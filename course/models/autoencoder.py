@@ -54,7 +54,8 @@ def mg_vectors(data: WeaveData, rows: np.ndarray, max_atoms: int = MAX_ATOMS, ch
     parts = []
     for start in range(0, len(rows), chunk):
         x = data.padded(rows[start:start + chunk], max_atoms=max_atoms)
-        parts.append(np.hstack([x["atoms"].reshape(len(x["atoms"]), -1), x["pairs"][:, i, j].reshape(len(x["atoms"]), -1)]))
+        b = len(x["atoms"])
+        parts.append(np.hstack([x["atoms"].reshape(b, -1), x["pairs"][:, i, j].reshape(b, -1)]))
     return np.vstack(parts) if parts else np.zeros((0, max_atoms * 21 + len(i) * 13), np.float32)
 
 
@@ -72,7 +73,8 @@ def mg_column_types(atom_features: tuple[str, ...], pair_features: tuple[str, ..
     from course.features.graph import FEATURE_TYPES  # here only: imports RDKit
 
     n_pairs = max_atoms * (max_atoms - 1) // 2
-    return np.array([FEATURE_TYPES[n] for n in atom_features] * max_atoms + [FEATURE_TYPES[n] for n in pair_features] * n_pairs)
+    atom_types, pair_types = [FEATURE_TYPES[n] for n in atom_features], [FEATURE_TYPES[n] for n in pair_features]
+    return np.array(atom_types * max_atoms + pair_types * n_pairs)
 
 
 def column_scale(x: np.ndarray) -> np.ndarray:
@@ -147,7 +149,8 @@ def build_autoencoder(n_inputs: int, *, n_hidden: int = SEED_HIDDEN, n_code: int
     return model
 
 
-def reconstruction_error_per_type(x: np.ndarray, reconstruction: np.ndarray, column_types: np.ndarray) -> dict[str, float]:
+def reconstruction_error_per_type(x: np.ndarray, reconstruction: np.ndarray,
+                                  column_types: np.ndarray) -> dict[str, float]:
     """Squared reconstruction error per feature type: Σ over the type's columns of (x − x̂)²,
     averaged over molecules. The types' errors add up to the mean ‖x − x̂‖², so they say which kinds
     of input the code keeps and which it gives up. Use the scaled inputs the model sees.
@@ -158,4 +161,5 @@ def reconstruction_error_per_type(x: np.ndarray, reconstruction: np.ndarray, col
     """
     squared = np.square(np.asarray(x, dtype=float) - np.asarray(reconstruction, dtype=float))
     column_types = np.asarray(column_types)
-    return {str(t): float(squared[:, column_types == t].sum(axis=1).mean()) for t in dict.fromkeys(column_types.tolist())}
+    return {str(t): float(squared[:, column_types == t].sum(axis=1).mean())
+            for t in dict.fromkeys(column_types.tolist())}

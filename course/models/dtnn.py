@@ -45,7 +45,8 @@ DTNN_WIDTH = 0.2
 MAX_Z = 9
 
 
-def dtnn_inputs(Z: np.ndarray, R: np.ndarray, offsets: np.ndarray, max_atoms: int | None = None) -> dict[str, np.ndarray]:
+def dtnn_inputs(Z: np.ndarray, R: np.ndarray, offsets: np.ndarray,
+                max_atoms: int | None = None) -> dict[str, np.ndarray]:
     """Padded DTNN inputs of molecules stored as concatenated atoms: molecule k owns atoms
     ``offsets[k]:offsets[k + 1]`` of ``Z`` and ``R`` (Å), e.g. from
     ``course.features.qm9_vectors.atoms_of``. Pads to ``max_atoms`` (default: the largest here).
@@ -64,7 +65,8 @@ def dtnn_inputs(Z: np.ndarray, R: np.ndarray, offsets: np.ndarray, max_atoms: in
     if counts.max() > a:
         raise ValueError(f"a molecule has {counts.max()} atoms > max_atoms={a}")
     block, local = ragged_positions(counts)
-    out = {"Z": np.zeros((len(counts), a), np.int32), "xyz": np.zeros((len(counts), a, 3), np.result_type(np.asarray(R).dtype, np.float32)),
+    out = {"Z": np.zeros((len(counts), a), np.int32),
+           "xyz": np.zeros((len(counts), a, 3), np.result_type(np.asarray(R).dtype, np.float32)),
            "atom_mask": np.zeros((len(counts), a), np.float32)}
     out["Z"][block, local] = Z
     out["xyz"][block, local] = R
@@ -114,10 +116,12 @@ class DTNN(keras.Model):
         self.config = dict(n_state=n_state, n_factors=n_factors, n_interactions=n_interactions, n_hidden=n_hidden,
                            distance_centers=[float(c) for c in distance_centers], distance_width=float(distance_width))
         dtype = self.dtype_policy
-        self.embedding = keras.layers.Embedding(MAX_Z + 1, n_state, name="embedding", dtype=dtype,
-                                                embeddings_initializer=keras.initializers.RandomNormal(stddev=n_state ** -0.5))
+        spread = keras.initializers.RandomNormal(stddev=n_state ** -0.5)
+        self.embedding = keras.layers.Embedding(MAX_Z + 1, n_state, embeddings_initializer=spread, name="embedding",
+                                                dtype=dtype)
         self.expand = GaussianDistances(distance_centers, distance_width, dtype=dtype, name="distances")
-        self.interactions = [Interaction(n_state, n_factors, dtype=dtype, name=f"interaction_{t}") for t in range(n_interactions)]
+        self.interactions = [Interaction(n_state, n_factors, dtype=dtype, name=f"interaction_{t}")
+                             for t in range(n_interactions)]
         self.hidden = keras.layers.Dense(n_hidden, activation="tanh", name="atom_hidden", dtype=dtype)
         # Zero output layer: training starts from the per-atom mean, not from noise.
         self.atom_out = keras.layers.Dense(1, kernel_initializer="zeros", name="atom_out", dtype=dtype)
@@ -213,8 +217,9 @@ def chemical_potential(model: DTNN, Z: np.ndarray, xyz: np.ndarray, points: np.n
 
     The probe listens but is not heard (our reading of the paper's construction): in every pass it
     receives the messages of the molecule's atoms, and the molecule's atoms are computed without
-    it, so Ω depends on r and on the molecule only, and one forward pass gives the whole grid. With one interaction pass this
-    equals the probe's :meth:`DTNN.atom_contributions` term with the probe added as an atom.
+    it, so Ω depends on r and on the molecule only, and one forward pass gives the whole grid.
+    With one interaction pass this equals the probe's :meth:`DTNN.atom_contributions` term with
+    the probe added as an atom.
 
     >>> model = build_dtnn(n_state=4, n_factors=5, n_interactions=2, n_hidden=3)
     >>> grid = np.array([[x, 0.0, 1.5] for x in (-1.0, 0.0, 1.0)])
