@@ -84,7 +84,12 @@ def mode_count(coordinates: np.ndarray) -> int:
 
 def frequencies_of(data: QM9, qm9_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(freqs, offsets) of the molecules ``qm9_indices`` in that order: molecule k owns
-    ``freqs[offsets[k]:offsets[k + 1]]`` (cm⁻¹), the layout every function here takes."""
+    ``freqs[offsets[k]:offsets[k + 1]]`` (cm⁻¹), the layout every function here takes.
+
+    Example (``data = course.data.qm9.load()``)::
+
+        values, mask = padded_frequencies(*frequencies_of(data, data.fold(0)))
+    """
     rows = data.rows(qm9_indices)
     start, stop = data.freq_offsets[rows], data.freq_offsets[rows + 1]
     block, local = ragged_positions(stop - start)

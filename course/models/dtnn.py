@@ -250,5 +250,10 @@ def fit_dtnn(model: DTNN, inputs: dict[str, np.ndarray], y: np.ndarray, *, epoch
 
 
 def predict_dtnn(model: DTNN, inputs: dict[str, np.ndarray], batch_size: int = 256) -> np.ndarray:
-    """Predictions (M,) in the property's units."""
+    """Predictions (M,) in the property's units, ``batch_size`` molecules at a time.
+
+    >>> x = dtnn_inputs(np.array([6, 1, 1, 1, 1]), np.random.default_rng(0).normal(size=(5, 3)), np.array([0, 5]))
+    >>> predict_dtnn(build_dtnn(n_state=4, n_factors=5, n_interactions=1, n_hidden=3), x).shape
+    (1,)
+    """
     return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0))[:, 0]
