@@ -88,17 +88,30 @@ def fit_reference(data: WeaveData, rows: np.ndarray, target: np.ndarray) -> tupl
 
 
 def masked_loss(kind: str, scale: float):
-    """MAE or MSE of the standardised error over the real molecules of a batch.
+    """MAE or MSE of the standardised error over the real outputs of a batch.
 
-    ``y_true`` is (M, 2): the target and 1 for a real molecule, 0 for padding."""
+    For a model with n outputs per molecule (``y_pred`` (M, n)), ``y_true`` is (M, 2n): the n
+    targets, then n weights, 1 for a real output and 0 for padding. With n = 1 that is (target,
+    1 for a real molecule, 0 for a padding molecule). With the padded frequencies of
+    ``course.features.frequencies`` it is ``np.hstack([values, mask])``: the loss then averages
+    over every real mode of the batch, and padded slots, whatever the model puts there, neither
+    change it nor get a gradient.
+
+    >>> loss = masked_loss("mae", scale=2.0)
+    >>> y_true = np.array([[1.0, 5.0, 1.0, 0.0], [3.0, 0.0, 1.0, 0.0]])  # 2 molecules, 1 real mode each
+    >>> float(loss(y_true, np.array([[0.0, 123.0], [4.0, -7.0]])))      # (|1 - 0| + |3 - 4|) / 2 / 2
+    0.5
+    """
     if kind not in ("mae", "mse"):
         raise ValueError(f"loss must be 'mae' or 'mse', not {kind!r}")
 
     def loss(y_true, y_pred):
-        target, real = y_true[:, :1], y_true[:, 1:]
+        n = y_pred.shape[-1]
+        target, real = y_true[:, :n], y_true[:, n:]
         error = (target - y_pred) / scale
-        per_molecule = ops.abs(error) if kind == "mae" else ops.square(error)
-        return ops.sum(per_molecule * real) / ops.maximum(ops.sum(real), 1.0)
+        per_output = ops.abs(error) if kind == "mae" else ops.square(error)
+        # where(real, ...) rather than a product: a padded slot holding inf or NaN stays out too.
+        return ops.sum(ops.where(real > 0, per_output * real, 0.0)) / ops.maximum(ops.sum(real), 1.0)
 
     loss.__name__ = f"scaled_{kind}"
     return loss
