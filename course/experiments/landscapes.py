@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course.landscape import explore
+from course.paths import CourseError
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,13 @@ def build(names: Sequence[str] | None = None, out: Path | None = None) -> Iterat
     """Explore and save each of ``names`` (default: all of :data:`~course.landscape.explore.COMMITTED`)
     to ``out/NAME.npz``, by default where :func:`~course.landscape.explore.committed` reads it; one
     :class:`Built` per database, as it is written."""
-    for name in names or list(explore.COMMITTED):
+    names = list(names or explore.COMMITTED)
+    unknown = [name for name in names if name not in explore.COMMITTED]
+    if unknown:  # before the first exploration, which takes minutes
+        raise CourseError(f"no committed landscape {', '.join(unknown)}; there are {', '.join(explore.COMMITTED)}")
+    for name in names:
         start = time.perf_counter()
-        default = explore.committed_path(name)  # also refuses a name that is not committed
-        path = default if out is None else out / default.name
+        path = explore.committed_path(name) if out is None else out / f"{name}.npz"
         land = explore.build_committed(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         land.save(path)
