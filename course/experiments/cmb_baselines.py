@@ -51,7 +51,7 @@ def evaluate(ds: cmb.CMBDataset, log: Callable[[str], None] = partial(print, flu
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    i_tr, i_va = cmb.split(ds.labels, seed=SPLIT_SEED)
+    i_tr, i_va = cmb.split(ds.labels, seed=SPLIT_SEED, shuffled=True)  # the committed file's training order
     X, y, names = ds.features(), ds.labels, ds.class_labels
     folds = StratifiedKFold(5, shuffle=True, random_state=SPLIT_SEED)
     out: dict[str, dict] = {"validation_auc": {}, "validation_auc_by_class": {}, "cv5_auc_mean_sd": {}}
