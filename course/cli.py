@@ -293,6 +293,14 @@ def _command(commands, name: str, summary: str, description: str, run) -> argpar
     return parser
 
 
+def _krr_options(parser: argparse.ArgumentParser) -> None:
+    """The options the two KRR experiments share: which representations, and where their files go."""
+    parser.add_argument("--representations", nargs="+", metavar="REP", default=None,
+                        help="cm and/or bob (default both); run one per process to use two cores: the results of "
+                             "the same protocol already in --out are kept and merged")
+    parser.add_argument("--out", metavar="DIR", help="default solutions/krr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description=__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -408,12 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     curves.add_argument("--test-size", type=int, default=2000, help="random molecules of fold 0 to test on")
     curves.add_argument("--cv-n", type=int, default=None, help="molecules for choosing σ, λ (quick 1000, full 2000)")
     curves.add_argument("--dtype", choices=("float64", "float32"), default="float64")
-    curves.add_argument("--out", metavar="DIR", help="default solutions/krr")
-    curves.add_argument("--representations", nargs="+", metavar="REP", default=None,
-                        help="cm and/or bob (default both); run one per process to use two cores, the results "
-                             "of the same protocol already in --out are kept and merged")
     curves.add_argument("--results", metavar="DIR", default=None,
                         help="also add the target rows to DIR/results.json (e.g. solutions)")
+    _krr_options(curves)
     nystrom = _command(commands, "krr-nystrom", "measure Nyström KRR on QM9 against the number of centres m",
                        "Validation and test MAE, time and peak memory per m; σ per representation and property\n"
                        "is the one the exact learning curves chose (--exact), λ is chosen on a validation set.\n"
@@ -423,10 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     nystrom.add_argument("--n-train", type=int, default=20_000, help="training molecules (default 20000)")
     nystrom.add_argument("--centres", type=int, nargs="+", default=[500, 1000, 2000, 4000], help="values of m")
     nystrom.add_argument("--n-val", type=int, default=2000, help="validation molecules for choosing λ")
-    nystrom.add_argument("--representations", nargs="+", metavar="REP", default=None,
-                         help="cm and/or bob (default both)")
     nystrom.add_argument("--exact", metavar="FILE", help="the exact curves (default solutions/krr/krr_learning_curves.json)")
-    nystrom.add_argument("--out", metavar="DIR", help="default solutions/krr")
+    _krr_options(nystrom)
     baselines = _command(commands, "cmb-baselines", "score sklearn baselines on the CMB data set of Module 3",
                          "Logistic regression and an MLP(64, 64), each on raw and on standardized band powers:\n"
                          "validation ROC AUC on the split of Modules 3 and 5 (overall and per alternative) and\n"
