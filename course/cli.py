@@ -104,7 +104,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         paths.notebook(module, "source", root)
     out_dir = Path(args.out) if args.out else root / "build" / "reproduce"
     data = reproduce.reproduce(modules, args.budget, out_dir.resolve(), root)
-    rows = [r for r in reproduce.rows_of(data) if r.module in modules]
+    rows = reproduce.rows_of(data, modules)
     print()
     print(results.format_table(rows, None if args.wide else shutil.get_terminal_size((100, 24)).columns))
     print(f"\nexecuted notebooks, {reproduce.RESULTS_NAME} and each module's {reproduce.KERNEL_LOG} are in {out_dir}")
@@ -220,11 +220,85 @@ def cmd_cmb_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _representations(chosen: list[str] | None) -> tuple[str, ...]:
+    """The molecular representations a KRR command was asked for (all by default)."""
+    from course.features.qm9_vectors import REPRESENTATIONS
+
+    unknown = sorted(set(chosen or ()) - set(REPRESENTATIONS))
+    if unknown:
+        raise paths.CourseError(f"unknown representation(s) {', '.join(unknown)}; choose from {', '.join(REPRESENTATIONS)}")
+    return tuple(chosen or REPRESENTATIONS)
+
+
+def cmd_krr_curves(args: argparse.Namespace) -> int:
+    from course.experiments import krr_curves
+
+    out = Path(args.out) if args.out else paths.repo_root() / "solutions" / "krr"
+    record, results_file = krr_curves.run(args.budget or budgets.current(), out, max_n=args.max_n,
+                                          test_size=args.test_size, cv_n=args.cv_n, dtype=args.dtype,
+                                          representations=_representations(args.representations),
+                                          results=Path(args.results) if args.results else None)
+    seconds = sum(run["wall_seconds"] for run in record["runs"].values())
+    print(f"wrote {out / krr_curves.RESULTS_NAME} and .png ({', '.join(record['results'])}; {seconds:.0f} s of runs)")
+    if results_file is not None:
+        print(f"added its rows to {results_file}")
+    return 0
+
+
+def cmd_krr_nystrom(args: argparse.Namespace) -> int:
+    from course.experiments import krr_curves, krr_nystrom
+
+    root = paths.repo_root()
+    out = Path(args.out) if args.out else root / "solutions" / "krr"
+    exact = Path(args.exact).resolve() if args.exact else root / "solutions" / "krr" / krr_curves.RESULTS_NAME
+    record = krr_nystrom.run(out, exact, n_train=args.n_train, centres=args.centres, n_val=args.n_val,
+                             representations=_representations(args.representations), root=root)
+    print(f"wrote {out / krr_nystrom.RESULTS_NAME} and .png ({', '.join(record['results'])})")
+    return 0
+
+
+def cmd_cmb_baselines(args: argparse.Namespace) -> int:
+    from course.experiments import cmb_baselines
+
+    out = Path(args.out) if args.out else cmb_baselines.DEFAULT_OUT
+    result = cmb_baselines.run(Path(args.data) if args.data else None, out)
+    print(f"wrote {out} ({result['n_spectra']} spectra)")
+    return 0
+
+
+def cmd_cmb_figure(args: argparse.Namespace) -> int:
+    from course.experiments import cmb_figure
+
+    out = Path(args.out) if args.out else paths.repo_root() / "docs" / cmb_figure.FILE_NAME
+    try:
+        print(f"wrote {cmb_figure.run(out)}")
+    except ModuleNotFoundError as error:
+        raise paths.CourseError(f"{error.name} is missing: CAMB comes with the test extras "
+                                "(pip install -c constraints.txt -e \".[test]\")") from None
+    return 0
+
+
+def cmd_landscapes(args: argparse.Namespace) -> int:
+    from course.experiments import landscapes
+
+    for built in landscapes.build(args.names, Path(args.out) if args.out else None):
+        print(built, flush=True)
+    return 0
+
+
 def _command(commands, name: str, summary: str, description: str, run) -> argparse.ArgumentParser:
     parser = commands.add_parser(name, help=summary, description=f"{summary[0].upper()}{summary[1:]}.\n\n{description}",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.set_defaults(run=run)
     return parser
+
+
+def _krr_options(parser: argparse.ArgumentParser) -> None:
+    """The options the two KRR experiments share: which representations, and where their files go."""
+    parser.add_argument("--representations", nargs="+", metavar="REP", default=None,
+                        help="cm and/or bob (default both); run one per process to use two cores: the results of "
+                             "the same protocol already in --out are kept and merged")
+    parser.add_argument("--out", metavar="DIR", help="default solutions/krr")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -330,6 +404,51 @@ def build_parser() -> argparse.ArgumentParser:
     spectra.add_argument("--out", metavar="FILE", help="default course/data/cmb_spectra.npz")
     spectra.add_argument("--resume", action="store_true",
                          help="keep the spectra already in --out (made with the same seed) and add the rest")
+    curves = _command(commands, "krr-curves", "measure the KRR learning curves of Module 2 on QM9",
+                      "Sorted Coulomb matrix and Bag of Bonds, for U0, α and ZPVE: nested training sets from\n"
+                      "folds 1-9, a fixed subset of fold 0 as test set, σ and λ cross-validated once on the first\n"
+                      "--cv-n molecules. Writes OUT/krr_learning_curves.json and .png; representations run as\n"
+                      "separate processes (--representations cm, then bob) merge into the same file.\n"
+                      "example: OPENBLAS_NUM_THREADS=1 nice -n 5 course krr-curves --budget full --results solutions",
+                      cmd_krr_curves)
+    curves.add_argument("--budget", choices=budgets.BUDGETS, default=None, help="default: $COURSE_BUDGET or quick")
+    curves.add_argument("--max-n", type=int, default=None, help="largest training set (full: default 20000)")
+    curves.add_argument("--test-size", type=int, default=2000, help="random molecules of fold 0 to test on")
+    curves.add_argument("--cv-n", type=int, default=None, help="molecules for choosing σ, λ (quick 1000, full 2000)")
+    curves.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    curves.add_argument("--results", metavar="DIR", default=None,
+                        help="also add the target rows to DIR/results.json (e.g. solutions)")
+    _krr_options(curves)
+    nystrom = _command(commands, "krr-nystrom", "measure Nyström KRR on QM9 against the number of centres m",
+                       "Validation and test MAE, time and peak memory per m; σ per representation and property\n"
+                       "is the one the exact learning curves chose (--exact), λ is chosen on a validation set.\n"
+                       "Writes OUT/nystrom_study.json and .png, merged across --representations as krr-curves.\n"
+                       "example: OPENBLAS_NUM_THREADS=1 nice -n 5 course krr-nystrom --n-train 20000 "
+                       "--centres 500 1000 2000 4000", cmd_krr_nystrom)
+    nystrom.add_argument("--n-train", type=int, default=20_000, help="training molecules (default 20000)")
+    nystrom.add_argument("--centres", type=int, nargs="+", default=[500, 1000, 2000, 4000], help="values of m")
+    nystrom.add_argument("--n-val", type=int, default=2000, help="validation molecules for choosing λ")
+    nystrom.add_argument("--exact", metavar="FILE", help="the exact curves (default solutions/krr/krr_learning_curves.json)")
+    _krr_options(nystrom)
+    baselines = _command(commands, "cmb-baselines", "score sklearn baselines on the CMB data set of Module 3",
+                         "Logistic regression and an MLP(64, 64), each on raw and on standardized band powers:\n"
+                         "validation ROC AUC on the split of Modules 3 and 5 (overall and per alternative) and\n"
+                         "5-fold AUC. Writes course/data/cmb_baselines.json, quoted in docs/cmb-dataset.md.\n"
+                         "example: course cmb-baselines", cmd_cmb_baselines)
+    baselines.add_argument("--data", metavar="FILE", help="npz file (default: the shipped one)")
+    baselines.add_argument("--out", metavar="FILE", help="default course/data/cmb_baselines.json")
+    figure = _command(commands, "cmb-figure", "draw docs/cmb-spectra.png, example CMB spectra of each class",
+                      "Top: three noisy spectra per class from the data set; bottom: noiseless CAMB spectra of\n"
+                      "representative alternatives relative to ΛCDM, against the binned cosmic variance.\n"
+                      "Needs CAMB (test extras).\n"
+                      "example: course cmb-figure --out /tmp/cmb-spectra.png", cmd_cmb_figure)
+    figure.add_argument("--out", metavar="FILE", help="default docs/cmb-spectra.png")
+    lands = _command(commands, "landscapes", "explore the loss landscapes that Module 7's quick budget reads",
+                     "Basin-hopping and CI-NEB with the settings of course.landscape.explore.COMMITTED; writes\n"
+                     "course/landscape/data/NAME.npz (the breast-cancer network: about 2-3 minutes on 2 cores).\n"
+                     "example: nice -n 10 course landscapes", cmd_landscapes)
+    lands.add_argument("names", nargs="*", metavar="NAME", help="networks to explore (default: all committed)")
+    lands.add_argument("--out", metavar="DIR", help="write DIR/NAME.npz instead of the committed files")
     return parser
 
 

@@ -111,8 +111,9 @@ def load_results(out_dir: Path) -> dict:
 
 
 def merge_entry(out_dir: Path, key: str, entry: dict) -> Path:
-    """Add or replace one entry of ``out_dir/results.json``: how a script (not a notebook) records
-    its rows, e.g. the full-budget KRR run next to the quick notebook of the same module."""
+    """Add or replace one entry of ``out_dir/results.json``: how a command (not a notebook) records
+    its rows, e.g. ``course krr-curves``'s full-budget run next to the quick notebook of the same
+    module, under a key that starts with the module's name (see :func:`entry_module`)."""
     data = load_results(out_dir)
     data["modules"][key] = {**entry, "rows": [row.__dict__ for row in entry["rows"]]}
     data["modules"] = dict(sorted(data["modules"].items()))
@@ -121,8 +122,20 @@ def merge_entry(out_dir: Path, key: str, entry: dict) -> Path:
     return path
 
 
-def rows_of(data: dict) -> list[results.Result]:
-    return [results.Result(**row) for entry in data["modules"].values() for row in entry["rows"]]
+def entry_module(key: str) -> str:
+    """The module an entry of the results file belongs to: its key up to a remark in brackets.
+
+    >>> entry_module("02-kernels (full budget, course krr-curves)"), entry_module("02-kernels")
+    ('02-kernels', '02-kernels')
+    """
+    return key.split(" (", 1)[0]
+
+
+def rows_of(data: dict, modules: list[str] | None = None) -> list[results.Result]:
+    """The target rows of every entry of ``data`` (a results file), or of the entries of ``modules``:
+    a module's notebook and the commands that record rows for it."""
+    return [results.Result(**row) for key, entry in data["modules"].items()
+            if modules is None or entry_module(key) in modules for row in entry["rows"]]
 
 
 def reproduce(modules: list[str], budget: str, out_dir: Path, root: Path | None = None) -> dict:

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import course
-from course import answers
-from course.data.qm9_cache import resolve_cache_dir
 from course.paths import INSTALLED_CHECKOUT
 
 KERNEL_NAME = "course-sandbox"
@@ -91,6 +89,10 @@ def _python_binds(package_parent: Path) -> list[str]:
 def kernel_argv(work: Path, cwd: Path, home: Path, runtime: Path, limits: Limits) -> list[str]:
     """The command line of one sandboxed kernel (``{connection_file}`` filled in by Jupyter):
     the private folder ``cwd`` appears at ``work``, where nbgrader runs the notebook."""
+    # Here, not at the top: grading imports this module, and neither needs the data stack (NumPy) there.
+    from course import answers
+    from course.data.qm9_cache import resolve_cache_dir
+
     package_parent = INSTALLED_CHECKOUT
     cache = resolve_cache_dir().parent
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(home),

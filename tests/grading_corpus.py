@@ -13,9 +13,10 @@ import re
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from conftest import mutant_variants
-from course import grading
+from course import grading, sandbox
 
 MODULE = "01-regression"
 FULL = 21.0
@@ -71,6 +72,12 @@ class Anything(float):
     def __call__(self, *args, **kwargs): return self
 ''' + PATCH_NUMPY
 
+
+def require_sandbox(why: str = "grading untrusted work needs the sandbox") -> None:
+    """Skip the calling test or fixture where the bubblewrap sandbox cannot run, saying ``why``."""
+    problem = sandbox.unavailable()
+    if problem:
+        pytest.skip(f"{why}: {problem}")
 
 def _always_equal_answers(release) -> dict[str, str]:
     """Every answer cell of ``release`` with its functions returning ``Anything``; numpy patched."""

@@ -170,3 +170,13 @@ def test_predict_prints_no_tensorflow_lines(tmp_path):
     done = run_course("predict", str(xyz))
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert [line.split(":")[0] for line in done.stdout.splitlines() if not line.startswith(" ")] == ["alpha", "zpve"]
+
+
+def test_the_sandbox_imports_without_the_data_stack():
+    """Grading imports course.sandbox in every job; NumPy, pandas and the QM9 code load only in the kernel."""
+    probe = ("import sys, course.sandbox; "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'pandas', 'rdkit'}), "
+             "'course.data' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "False"]

@@ -19,7 +19,7 @@ import pytest
 
 import grading_corpus
 from conftest import ROOT
-from course import sandbox, scrub, submissions
+from course import scrub, submissions
 
 MODULE = grading_corpus.MODULE
 COURSE_ID = "mlchem-exchange-test"
@@ -49,9 +49,7 @@ def as_student(name, uid, home, args, exchange, passwd):
 
 @pytest.fixture(scope="module")
 def workflow(tmp_path_factory):
-    problem = sandbox.unavailable()
-    if problem:
-        pytest.skip(f"grading and the students' user namespaces need bubblewrap: {problem}")
+    grading_corpus.require_sandbox("grading and the students' user namespaces need bubblewrap")
     base = tmp_path_factory.mktemp("exchange-workflow")
     course = grading_corpus.copy_course(ROOT, base / "course", release=True)
     exchange = base / "exchange"

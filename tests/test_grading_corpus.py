@@ -21,7 +21,7 @@ import pytest
 
 import grading_corpus
 from conftest import ROOT
-from course import answers, sandbox, scrub
+from course import answers, scrub
 
 MODULE = grading_corpus.MODULE
 
@@ -33,9 +33,7 @@ def tree_hash(folder: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    problem = sandbox.unavailable()
-    if problem:
-        pytest.skip(f"grading untrusted work needs the sandbox: {problem}")
+    grading_corpus.require_sandbox()
     course = tmp_path_factory.mktemp("course-copy")
     shutil.copy2(ROOT / "nbgrader_config.py", course)
     shutil.copytree(ROOT / "source" / MODULE, course / "source" / MODULE)

@@ -28,9 +28,7 @@ def grades(course) -> dict:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    problem = sandbox.unavailable()
-    if problem:
-        pytest.skip(f"grading untrusted work needs the sandbox: {problem}")
+    grading_corpus.require_sandbox()
     course = grading_corpus.copy_course(ROOT, tmp_path_factory.mktemp("dask") / "course")
     expected = {}
     for student, (notebook, score) in grading_corpus.basic(ROOT).items():

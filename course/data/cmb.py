@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_PATH = Path(__file__).with_name("cmb_spectra.npz")
+#: Share of the spectra held out by :func:`split`.
+VALIDATION_FRACTION = 0.25
 _KEYS = ("ell", "D_ell_TT", "D_ell_EE", "label", "class_id", "class_names", "params", "metadata")
 
 
@@ -78,3 +80,25 @@ def load(path: str | Path | None = None) -> CMBDataset:
         params=arrays["params"],
         metadata=metadata,
     )
+
+
+def split(labels: np.ndarray, seed: int = 0, validation_fraction: float = VALIDATION_FRACTION, *,
+          shuffled: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices of the course's stratified train/validation split of the spectra: the networks
+    of Modules 3 and 5 and the baselines of ``course cmb-baselines`` all score on it.
+
+    Sorted, unless ``shuffled``: then in the random order the split drew them, the order the
+    baselines of ``cmb_baselines.json`` were trained in (an MLP's batches, or a fit stopped before
+    convergence, depend on it).
+
+    >>> train, val = split(np.array([0, 1] * 8))
+    >>> len(train), len(val), sorted([*train, *val]) == list(range(16))
+    (12, 4, True)
+    >>> [sorted(part) == list(ours) for part, ours in zip(split(np.array([0, 1] * 8), shuffled=True), (train, val))]
+    [True, True]
+    """
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(labels))
+    train, val = train_test_split(rows, test_size=validation_fraction, stratify=labels, random_state=seed)
+    return (train, val) if shuffled else (np.sort(train), np.sort(val))

@@ -124,10 +124,10 @@ def _explore(net: TanhClassifier, n_hops: int, step_size: float, temperature: fl
 
 
 #: Networks whose explored landscape ships with the course (``course/landscape/data/NAME.npz``),
-#: built by ``scripts/build_landscapes.py``. Why these settings: on the standardized breast-cancer
-#: data an L2 of 1e-2, or a subsample of 100 tumours, leaves one minimum (up to symmetry), so there
-#: is nothing to connect; 450 tumours (119 held out for AUCs) with 2 hidden units and L2 = 1e-3
-#: give about ten.
+#: built by ``course landscapes`` (:mod:`course.experiments.landscapes`). Why these settings: on
+#: the standardized breast-cancer data an L2 of 1e-2, or a subsample of 100 tumours, leaves one
+#: minimum (up to symmetry), so there is nothing to connect; 450 tumours (119 held out for AUCs)
+#: with 2 hidden units and L2 = 1e-3 give about ten.
 COMMITTED = {"breast-cancer": dict(n_hidden=2, l2=1e-3, n_test=119, n_hops=60, step_size=1.0,
                                    max_minima=16, seed=0)}
 

@@ -1,7 +1,8 @@
 """The CMB classifier of Modules 3 and 5: a small dense network on binned TT and EE band powers.
 
 Module 3 has students build and train it; Module 5 explains it. Both need the same split, the
-same architecture and the same seeded training, so they live here once. The architecture is the
+same architecture and the same seeded training, so they live here once (the split itself is
+:func:`course.data.cmb.split`, which the sklearn baselines of ``course cmb-baselines`` share). The architecture is the
 one of the lecture's exercise: Dense(64, relu) → Dense(64, relu) → Dense(1, sigmoid), Adam,
 binary cross-entropy, 40 epochs.
 """
@@ -13,18 +14,11 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-VALIDATION_FRACTION = 0.25
+from course.data.cmb import VALIDATION_FRACTION, split  # the split of Modules 3 and 5
 
-
-def split(labels: np.ndarray, seed: int = 0,
-          validation_fraction: float = VALIDATION_FRACTION) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices of a stratified train/validation split (the same as ``scripts/evaluate_cmb_baselines.py``)."""
-    rows = np.arange(len(labels))
-    train, val = train_test_split(rows, test_size=validation_fraction, stratify=labels, random_state=seed)
-    return np.sort(train), np.sort(val)
+__all__ = ["VALIDATION_FRACTION", "split", "build", "TrainedClassifier", "train"]
 
 
 def build(n_inputs: int, hidden: Sequence[int] = (64, 64), learning_rate: float = 1e-3,

@@ -7,8 +7,8 @@ coordinates); the test set is a fixed random subset of fold 0. Laplacian kernel,
 ``cv_n`` training molecules (one pass serves all three properties) (σ on a grid of multiples of the median L1 distance there) and then
 kept for every N. Each curve is fitted with MAE ≈ a·N^(−b) and extrapolated to the N at which it
 would reach the literature MAE (Gilmer et al. 2017, Table 2, about 117k training molecules).
-The Module 2 notebook runs this on the quick budget; ``scripts/krr_learning_curves.py`` runs it
-on the full budget and writes the results file.
+The Module 2 notebook runs this on the quick budget; ``course krr-curves``
+(:mod:`course.experiments.krr_curves`) runs it on the full budget and writes the results file.
 """
 from __future__ import annotations
 
@@ -32,6 +32,20 @@ PROPERTIES = {
 LITERATURE_N = 117_000
 SIGMA_FACTORS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0)
 LAMS = (1e-14, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1.0)
+#: Training-set sizes of the learning curves per budget: quick is the Module 2 notebook's and
+#: ``course krr-curves --budget quick``'s, full the committed run of ``course krr-curves``.
+TRAIN_SIZES = {"quick": (250, 500, 1000, 2000), "full": (1000, 2000, 4000, 8000, 16000, 20000)}
+
+
+def train_sizes(budget: str, max_n: int | None = None) -> list[int]:
+    """The nested training sizes of ``budget``, the full ones doubling from 1,000 up to ``max_n``.
+
+    >>> train_sizes("quick", max_n=1000), train_sizes("full", max_n=40_000)
+    ([250, 500, 1000], [1000, 2000, 4000, 8000, 16000, 32000, 40000])
+    """
+    if budget == "quick" or max_n is None:
+        return [n for n in TRAIN_SIZES[budget] if max_n is None or n <= max_n]
+    return [n for n in (1000 * 2 ** k for k in range(20)) if n < max_n] + [max_n]
 
 
 def median_l1(X: np.ndarray, sample: int = 500) -> float:

@@ -6,7 +6,8 @@ stopping), the rest trains. The quick budget draws a few thousand training molec
 validation part and tests on the whole fold. :func:`run_fold` trains or resumes under a wall-clock
 budget: it keeps ``weave_<property>_fold<k>_<budget>.state.npz`` in ``out`` after every epoch and,
 once training has finished, writes ``.json`` (test MAE, learning curve, timing, machine) and
-``.weights.h5`` (the best validation weights) and removes the state. ``course train`` runs it.
+``.weights.h5`` (the best validation weights) and removes the state. ``course train`` runs it;
+the sizes of each budget are :data:`course.models.weave_plans.PLANS`.
 
 Example (a stretch of at most 50 minutes, resumed by the same call later)::
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -26,29 +26,8 @@ import numpy as np
 from course.machine import stamp
 from course.models.weave import build_weave_model
 from course.models.weave_data import FORMAT_VERSION, WeaveData
+from course.models.weave_plans import PLANS, FoldPlan  # the sizes, read by the Module 4 notebook too
 from course.models.weave_training import PROPERTIES, TrainConfig, evaluate, split_molecules, train
-
-
-@dataclass(frozen=True)
-class FoldPlan:
-    """Sizes of one budget: molecules (``None``: all there are), epochs per property, model."""
-
-    n_train: int | None
-    n_val: int
-    n_test: int | None
-    epochs: dict[str, int]
-    batch_size: int
-    model: dict = field(default_factory=dict)
-
-
-#: The budgets. ZPVE needs far fewer epochs than α to reach its target (issue 13's measurements:
-#: ZPVE is below 0.00975 eV after a few epochs on 5,000 molecules, α is limited by optimizer steps).
-PLANS = {
-    "quick": FoldPlan(n_train=2500, n_val=500, n_test=2000, epochs={"alpha": 20, "zpve": 20}, batch_size=32,
-                      model=dict(width=32, n_layers=2, readout_width=64, head=(64,))),
-    "full": FoldPlan(n_train=None, n_val=5000, n_test=None, epochs={"alpha": 40, "zpve": 10}, batch_size=64,
-                     model=dict(width=64, n_layers=3, readout_width=128, head=(128,))),
-}
 
 
 def stem(prop: str, fold: int, budget: str, out: Path) -> Path:

@@ -1,27 +1,23 @@
-"""Draw docs/cmb-spectra.png: example spectra of each class and what each alternative changes.
+"""The figure of ``docs/cmb-spectra.png`` (``course cmb-figure``): example spectra of each class and
+what each alternative changes.
 
 Top row: noisy band powers from the shipped data set (three per class). Bottom row: noiseless
-CAMB spectra of representative alternatives divided by LCDM at the Planck 2018 central values,
-with the binned cosmic-variance band, i.e. the signal a classifier has to find.
-
-    python scripts/plot_cmb_spectra.py
+CAMB spectra of representative alternatives divided by ΛCDM at the Planck 2018 central values,
+with the binned cosmic-variance band, i.e. the signal a classifier has to find. Needs CAMB (test
+extras).
 """
 from __future__ import annotations
 
+from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from course.data import cmb
 from course.data import cmb_make as gen
-from course.paths import repo_root
 
-ROOT = repo_root()
+FILE_NAME = "cmb-spectra.png"
 COLORS = {"lcdm": "k", "dark_energy": "tab:blue", "primordial": "tab:red"}
-# Representative alternatives inside the data set's ranges.
+#: Representative alternatives inside the data set's ranges.
 EXAMPLES = {
     "dark energy $w_0=-0.85$, $w_a=0$": ("tab:blue", {"w0": -0.85, "wa": 0.0}),
     "dark energy $w_0=-1.15$, $w_a=+0.3$": ("tab:cyan", {"w0": -1.15, "wa": 0.3}),
@@ -30,8 +26,22 @@ EXAMPLES = {
 }
 
 
-def main() -> None:
-    ds = cmb.load()
+def planck_lcdm() -> dict[str, float]:
+    """CAMB parameters of ΛCDM at the Planck 2018 central values (the baseline of the bottom row).
+
+    >>> round(planck_lcdm()["As"] * 1e9, 3), planck_lcdm()["w0"]
+    (2.099, -1.0)
+    """
+    central = {k: m for k, (m, _) in gen.PLANCK_2018.items()}
+    as_ = float(np.exp(central.pop("ln10As")) * 1e-10)
+    return {**central, "As": as_, "w0": -1.0, "wa": 0.0, "nrun": 0.0, "r": 0.0}
+
+
+def draw(ds: cmb.CMBDataset | None = None):
+    """The two-by-two figure (a matplotlib Figure) for the data set ``ds`` (default: the shipped one)."""
+    import matplotlib.pyplot as plt
+
+    ds = ds if ds is not None else cmb.load()
     fig, axes = plt.subplots(2, 2, figsize=(11, 8), constrained_layout=True)
     for col, (name, block) in enumerate((("TT", ds.D_ell), ("EE", ds.D_ell_EE))):
         ax = axes[0, col]
@@ -45,9 +55,7 @@ def main() -> None:
         ax.set_title(f"{name}: three noisy spectra per class (data set)")
         ax.legend()
 
-    central = {k: m for k, (m, _) in gen.PLANCK_2018.items()}
-    as_ = float(np.exp(central.pop("ln10As")) * 1e-10)
-    base = {**central, "As": as_, "w0": -1.0, "wa": 0.0, "nrun": 0.0, "r": 0.0}
+    base = planck_lcdm()
     lcdm = gen.camb_dls(base)
     lcdm_binned = gen.bin_matrix() @ lcdm[:, [0, 1]]
     sigma = np.sqrt(np.diagonal(gen.binned_cosmic_variance(lcdm), axis1=1, axis2=2))
@@ -66,10 +74,13 @@ def main() -> None:
         ax.set_title(f"{name}: alternative / ΛCDM − 1 (rest at Planck 2018)")
         ax.set_ylim(-0.3, 0.3)
         ax.legend(fontsize=8)
-    out = ROOT / "docs/cmb-spectra.png"
-    fig.savefig(out, dpi=110)
-    print(f"wrote {out}")
+    return fig
 
 
-if __name__ == "__main__":
-    main()
+def run(out: Path) -> Path:
+    """Draw the figure and save it at ``out`` (``docs/cmb-spectra.png`` of the repository)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    draw().savefig(out, dpi=110)
+    return out

@@ -1,36 +1,34 @@
-"""Baseline classifiers on the CMB data set: how hard is LCDM vs alternatives, and why scale inputs?
+"""Baseline classifiers on the CMB data set (``course cmb-baselines``): how hard is ΛCDM against
+the alternatives, and why scale the inputs?
 
-Fits logistic regression and an MLP(64, 64) on the TT+EE band powers, each without and with
-StandardScaler, on a fixed stratified 75/25 split (plus 5-fold cross-validation), and writes the ROC AUCs to
-``course/data/cmb_baselines.json`` (quoted in docs/cmb-dataset.md).
-
-    python scripts/evaluate_cmb_baselines.py
+Logistic regression and an MLP(64, 64), each without and with StandardScaler, on the TT+EE band
+powers, scored on the course's validation split (:func:`course.data.cmb.split`, the one the
+Keras networks of Modules 3 and 5 use) and by 5-fold cross-validation. The ROC AUCs go to
+``course/data/cmb_baselines.json``, quoted in ``docs/cmb-dataset.md``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import warnings
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
-from sklearn.neural_network import MLPClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from course.data import cmb
 
 SPLIT_SEED = 0
-VALIDATION_FRACTION = 0.25
+DEFAULT_OUT = cmb.DEFAULT_PATH.with_name("cmb_baselines.json")
 
 
 def models() -> dict[str, object]:
     """Unfitted baselines; the MLP mirrors the course Keras network (64-64 ReLU, Adam, batch 32, 40 epochs)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     def mlp() -> MLPClassifier:
         return MLPClassifier((64, 64), batch_size=32, max_iter=40, random_state=0)
 
@@ -45,11 +43,15 @@ def models() -> dict[str, object]:
     }
 
 
-def evaluate(ds: cmb.CMBDataset) -> dict[str, dict]:
+def evaluate(ds: cmb.CMBDataset, log: Callable[[str], None] = partial(print, flush=True)) -> dict[str, dict]:
     """Validation ROC AUC of every baseline on the fixed split, overall and per alternative class,
     plus the 5-fold cross-validated AUC (mean, sd) to show how much one split can scatter."""
-    index = np.arange(len(ds.labels))
-    i_tr, i_va = train_test_split(index, test_size=VALIDATION_FRACTION, random_state=SPLIT_SEED, stratify=ds.labels)
+    from sklearn.base import clone
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    i_tr, i_va = cmb.split(ds.labels, seed=SPLIT_SEED, shuffled=True)  # the committed file's training order
     X, y, names = ds.features(), ds.labels, ds.class_labels
     folds = StratifiedKFold(5, shuffle=True, random_state=SPLIT_SEED)
     out: dict[str, dict] = {"validation_auc": {}, "validation_auc_by_class": {}, "cv5_auc_mean_sd": {}}
@@ -65,27 +67,23 @@ def evaluate(ds: cmb.CMBDataset) -> dict[str, dict]:
             }
             cv = cross_val_score(clone(model), X, y, cv=folds, scoring="roc_auc")
             out["cv5_auc_mean_sd"][name] = [round(float(cv.mean()), 4), round(float(cv.std()), 4)]
-            print(f"{name:24s} validation AUC {out['validation_auc'][name]:.4f} "
-                  f"{out['validation_auc_by_class'][name]}  5-fold {cv.mean():.4f} +- {cv.std():.4f}", flush=True)
+            log(f"{name:24s} validation AUC {out['validation_auc'][name]:.4f} "
+                f"{out['validation_auc_by_class'][name]}  5-fold {cv.mean():.4f} +- {cv.std():.4f}")
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=None, help="npz file (default: the shipped one)")
-    ap.add_argument("--out", type=Path, default=Path(cmb.__file__).with_name("cmb_baselines.json"))
-    args = ap.parse_args()
-    ds = cmb.load(args.data)
+def run(data: Path | None = None, out: Path = DEFAULT_OUT) -> dict:
+    """Evaluate the baselines on the data set at ``data`` (default: the shipped one), write ``out``
+    and return what it holds."""
+    ds = cmb.load(data)
     result = {
         "n_spectra": int(len(ds.labels)),
         "features": "TT and EE band powers (2 x 80 bins), muK^2",
-        "split": f"stratified train/validation {1 - VALIDATION_FRACTION:.2f}/{VALIDATION_FRACTION}, random_state={SPLIT_SEED}",
+        "split": f"stratified train/validation {1 - cmb.VALIDATION_FRACTION:.2f}/{cmb.VALIDATION_FRACTION}, "
+                 f"random_state={SPLIT_SEED}",
         "models": {"logistic": "LogisticRegression(max_iter=1000), L2, C=1",
                    "mlp": "MLPClassifier((64, 64), relu, adam, batch_size=32, max_iter=40 epochs, random_state=0)"},
         **evaluate(ds),
     }
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-
-
-if __name__ == "__main__":
-    main()
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    return result
