@@ -37,14 +37,15 @@ def linear_relevance(a: Any, kernel: Any, bias: Any, relevance: Any, rule: Rule)
 
     For every share of the rule, s_k = R_k / (ẑ_k + ε·sign(ẑ_k)) (0 where that denominator is 0),
     R_j += coef · Σ_p x_pj (s @ v_pᵀ)_j, the bias absorbs coef · Σ_k bias_k s_k and the stabilizer
-    coef · Σ_k ((ε·sign(ẑ_k)) s_k + R_k [denominator = 0]). Two inputs, one neuron, z = 1·2 + 3·(−1):
+    coef · Σ_k ((ε·sign(ẑ_k)) s_k + R_k [denominator = 0]). Two inputs, one neuron with relevance 5,
+    z = 1·2 + 3·(−1) + 0.5 = −0.5: the inputs get (−20, 30) and the bias −5, 5 in all:
 
     >>> import numpy as np
     >>> from course.explain.rules import LRP0
-    >>> step = linear_relevance(np.array([[1.0, 3.0]]), np.array([[2.0], [-1.0]]), np.zeros(1),
+    >>> step = linear_relevance(np.array([[1.0, 3.0]]), np.array([[2.0], [-1.0]]), np.array([0.5]),
     ...                         np.array([[5.0]]), LRP0())
     >>> ops.convert_to_numpy(step.relevance), ops.convert_to_numpy(step.bias)
-    (array([[-10.,  15.]]), array([0.]))
+    (array([[-20.,  30.]]), array([-5.]))
     """
     R_in = ops.zeros_like(a)
     absorbed_bias = absorbed_stabilizer = ops.zeros_like(a[:, 0])
