@@ -40,8 +40,8 @@ def test_every_explanation_result_derives_from_one_base():
 def test_completeness_gap_is_start_minus_attributed_and_absorbed_by_hand():
     from course.explain import LRPResult, ShapleyValues
     lrp = LRPResult(relevance=np.array([[1.0, 2.0], [0.5, 0.5]]), start=np.array([4.0, 1.0]), output=np.zeros(2, int),
-                    bias={"a": np.array([0.5, 0.25]), "b": np.array([0.25, 0.0])}, stabilizer={"a": np.zeros(2),
-                                                                                               "b": np.array([0, 0.25])})
+                    bias={"a": np.array([0.5, 0.25]), "b": np.array([0.25, 0.0])},
+                    stabilizer={"a": np.zeros(2), "b": np.array([0.0, 0.25])})
     np.testing.assert_allclose(lrp.absorbed(), [0.75, 0.5])
     np.testing.assert_allclose(lrp.completeness_gap(), [4 - 3 - 0.75, 1 - 1 - 0.5])
     shapley = ShapleyValues(values=np.array([[1.0, -2.0]]), base=np.array([3.0]), prediction=np.array([2.5]))
