@@ -5,7 +5,7 @@ reduction to the 12 feature types; batches of similar size padded to their large
 first N molecules of a seeded shuffle of the usable molecules of fold 0, for several rules, and
 extrapolates linearly to the whole fold. A compiled forward pass (``weave_training.predict``) over the
 same molecules is timed for comparison. Featurization is timed apart: it is not part of LRP. Every
-molecule's conservation error |Σ inputs + absorbed − start| is recorded, relative to |start|.
+molecule's completeness gap |start − (Σ inputs + absorbed)| is recorded, relative to |start|.
 
     PYTHONPATH=. nice -n 10 python benchmarks/lrp_weave.py [--n 2000] [--batch-size 128]
 """
@@ -21,9 +21,7 @@ import keras
 import numpy as np
 
 from course.data import qm9
-from course.explain.feature_types import explain_rows
-from course.explain.lrp import LRP0, Composite, Epsilon, Gamma
-from course.explain.lrp_weave import dense_names
+from course.explain import LRP0, Composite, Epsilon, Gamma, dense_names, explain_rows
 from course.features import qm9_graphs
 from course.machine import stamp
 from course.models import weave_predict
@@ -35,7 +33,7 @@ RESULTS = Path(__file__).parent / "results" / "lrp_weave.json"
 
 def rules(model) -> dict[str, object]:
     """LRP-0, ε and a γ/ε/LRP-0 composite (γ on the layers reading the input features): timing cases of
-    one, two and three rules, not a recommendation for the input layer (see ``course.explain.lrp.ZBox``)."""
+    one, two and three rules, not a recommendation for the input layer (see ``course.explain.rules.ZBox``)."""
     first = [name for name in dense_names(model) if name.startswith("weave_0/") and "update" not in name]
     return {"LRP-0": LRP0(), "epsilon(0.25)": Epsilon(0.25),
             "composite gamma(0.25)/epsilon(0.25)/LRP-0": Composite({**{n: Gamma(0.25) for n in first}, -1: LRP0()},
@@ -66,13 +64,13 @@ def main() -> None:
             start = time.perf_counter()
             types = explain_rows(model, weave, all_rows, rule, start=start_at, batch_size=args.batch_size)
             seconds = time.perf_counter() - start
-            error = types.conservation_gap() / np.abs(types.start)
+            error = np.abs(types.completeness_gap()) / np.abs(types.start)
             timings.append({"rule": name, "start": start_at, "seconds": round(seconds, 1),
                             "ms_per_molecule": round(1000 * seconds / len(all_rows), 2),
                             "whole_fold_minutes_extrapolated": round(seconds / len(all_rows) * len(usable) / 60, 1),
                             "conservation_error_relative_to_start": {"median": float(np.median(error)),
                                                                      "max": float(error.max())},
-                            "absorbed_over_start_median": float(np.median(np.abs(types.absorbed / types.start)))})
+                            "absorbed_over_start_median": float(np.median(np.abs(types.absorbed() / types.start)))})
             print(timings[-1])
     predict(model, weave, all_rows[:32])
     start = time.perf_counter()

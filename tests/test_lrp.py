@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from course.explain import lrp
+from course.explain import backward
 from course.explain.gradients import gradient_times_input
-from course.explain.lrp import LRP0, AlphaBeta, Composite, Epsilon, Flat, Gamma, WSquare, ZBox, ZPlus, explain
+from course.explain import LRP0, AlphaBeta, Composite, Epsilon, Flat, Gamma, WSquare, ZBox, ZPlus, explain
 from course.models import cmb_classifier
 
 RULES = [LRP0(), Epsilon(0.1), Gamma(0.25), ZPlus(), AlphaBeta(1, 0), AlphaBeta(2, 1)]
@@ -47,8 +47,10 @@ def hand_network():
 def assert_conserved(result, rtol=1e-6):
     parts = [result.relevance, *result.bias.values(), *result.stabilizer.values()]
     scale = sum(np.abs(p).reshape(len(result.start), -1).sum(axis=1) for p in parts) + np.abs(result.start)
-    residual = result.relevance.sum(axis=1) + result.absorbed() - result.start
+    absorbed = sum(result.bias.values()) + sum(result.stabilizer.values())
+    residual = result.start - result.relevance.sum(axis=1) - absorbed
     assert np.all(np.abs(residual) <= rtol * scale), residual / scale
+    assert np.all(np.abs(result.completeness_gap() - residual) <= rtol * scale)
 
 
 # --- the hand computation ------------------------------------------------------------------------
@@ -340,8 +342,8 @@ def test_a_new_layer_type_plugs_in(monkeypatch):
     X = np.random.default_rng(20).normal(size=(5, 3))
     with pytest.raises(ValueError, match="'scale' \\(Scale\\)"):
         explain(model, X, LRP0())
-    monkeypatch.setattr(lrp, "_BACKWARD", dict(lrp._BACKWARD))
-    lrp.register_backward(Scale, takes_rule=False)(lambda layer, a_in, R_out, rule: lrp.Backward(R_out))
+    monkeypatch.setattr(backward, "_BACKWARD", dict(backward._BACKWARD))
+    backward.register_backward(Scale, takes_rule=False)(lambda layer, a_in, R_out, rule: backward.Backward(R_out))
     result = explain(model, X, Composite({-1: ZPlus()}, default=LRP0()))
     assert list(result.bias) == [model.layers[0].name, model.layers[2].name]
     assert_conserved(result)

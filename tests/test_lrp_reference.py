@@ -2,19 +2,26 @@
 
 captum passes relevance through a linear layer as R_j = a_j Σ_k w'_jk R_k / (z'_k + s·sign(z'_k)) with
 sign(0) = +1, where w' are the rule's weights and z'_k = Σ_j a_j w'_jk + b_k: the bias sits in the
-denominator and its share is dropped, as in ``course.explain.lrp``. s is ``EpsilonRule``'s ε; the other
+denominator and its share is dropped, as in ``course.explain.backward``. s is ``EpsilonRule``'s ε; the other
 rules add ``PropagationRule.STABILITY_FACTOR`` = 1e-9, which moves their relevances by up to ~1e-6 of
 the largest on these networks; :func:`exact` lowers it so that the comparison is exact. ``GammaRule``
 and ``Alpha1_Beta0_Rule`` change the weights like our ``Gamma`` and ``ZPlus`` but keep the bias as it
 is (ours: b + γb⁺ and b⁺), so they are compared on layers without bias. captum starts from the model's
 output for the target and passes relevance through ReLU and tanh unchanged: our ``start="output"``,
-which is the logit when the last layer is linear.
+which is the logit when the last layer is linear. LRP-0 is ``EpsilonRule(0)``, which gives NaN where a
+denominator is 0 (ours: 0). ``Alpha1_Beta0_Rule`` takes w⁺ on inputs of either sign, so it is our
+``ZPlus``, not ``AlphaBeta(1, 0)``; captum has no general αβ rule.
+
+zennit (read from its source, not run here: it needs torchvision) computes ``AlphaBeta`` as we do and
+``ZPlus`` as we do on inputs ≥ 0 (its ``ZPlus`` is αβ with α = 1, β = 0 on any input); its generalized
+γ (Andéol et al. 2021) favours negative weights where z_k < 0 and treats negative inputs apart, and it
+adds a stabilizer of 1e-6 to every denominator.
 """
 import keras
 import numpy as np
 import pytest
 
-from course.explain.lrp import LRP0, Composite, Epsilon, Gamma, ZPlus, explain
+from course.explain import LRP0, Composite, Epsilon, Gamma, ZPlus, explain
 from test_lrp import dense_net
 
 REASON = "the comparison with captum needs the test extras: pip install -e '.[test]'"

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from course.explain.feature_types import TYPES, TypeRelevance, explain_rows, feature_type_relevance
-from course.explain.lrp import LRP0, AlphaBeta, Composite, Epsilon, Gamma, ZPlus
-from course.explain.lrp_weave import WeaveRelevance, dense_names, explain_weave
+from course.explain import (TYPES, LRP0, AlphaBeta, Composite, Epsilon, Gamma, TypeRelevance, WeaveRelevance, ZPlus,
+                            dense_names, explain_rows, explain_weave, feature_type_relevance)
 from course.models.autodiff import gradients
 from course.models.weave import GaussianDistances, build_weave_model
 from weave_cases import SMALL, random_batch, small_model
@@ -28,9 +27,10 @@ def case():
 def test_relevance_is_conserved_in_float64(case, rule, start):
     model, x = case
     result = explain_weave(model, x, rule, start=start)
-    assert np.abs(result.conservation_error()).max() < 1e-6
     inputs = result.atoms.sum(axis=(1, 2)) + result.pairs.sum(axis=(1, 2, 3))
-    np.testing.assert_allclose(inputs + result.absorbed(), result.start, rtol=1e-6)
+    absorbed = sum(result.bias.values()) + sum(result.stabilizer.values())
+    np.testing.assert_allclose(inputs + absorbed, result.start, rtol=1e-6)
+    np.testing.assert_allclose(result.completeness_gap(), result.start - inputs - absorbed, atol=1e-9)
     expected = model.trace(x)["output"][:, 0] - (0 if start == "output" else model.trace(x)["baseline"][:, 0])
     np.testing.assert_allclose(result.start, ops.convert_to_numpy(expected), rtol=1e-12)
     assert list(result.bias)[:len(dense_names(model))] == dense_names(model)
@@ -103,8 +103,9 @@ def test_type_relevance_by_hand():
                                                      "spatial distance": 0.5}
     np.testing.assert_allclose(types.signed[0], list(expected_signed.values()))
     np.testing.assert_allclose(types.absolute[0], list(expected_absolute.values()))
-    assert len(TYPES) == 12 and types.signed.sum() * 2 + types.absorbed[0] == types.start[0]
-    assert types.conservation_gap()[0] == 0
+    assert len(TYPES) == 12 and types.signed.sum() * 2 + types.absorbed()[0] == types.start[0]
+    assert types.completeness_gap()[0] == 0
+    np.testing.assert_allclose(replace(types, start=np.array([6.5])).completeness_gap(), [1.5])
     both = TypeRelevance.concatenate([types, types[[0]]])
     both = replace(both, signed=both.signed * [[1], [-4]]).normalized()
     np.testing.assert_allclose(both.signed[:, TYPES.index("bond type")], [2 / 8, -1])  # 2 and −8, scaled by 8
@@ -137,11 +138,12 @@ def test_committed_quick_model_on_qm9_molecules():
     model, _ = weave_predict.load_model(weave_predict.model_record("alpha"))
     rows = np.array([4, 0, 5, 2])
     one = explain_weave(model, weave.padded(rows[:1]), Epsilon(0.25))
-    assert np.abs(one.conservation_error()).max() < 1e-5
+    scale = np.abs(one.atoms).sum() + np.abs(one.pairs).sum() + np.abs(one.start) + np.abs(one.absorbed())
+    assert np.all(np.abs(one.completeness_gap()) < 1e-5 * scale)
     types = explain_rows(model, weave, rows, Epsilon(0.25), start="network", batch_size=2)
     np.testing.assert_array_equal(types.n_atoms, weave.n_atoms[rows])
     one = explain_weave(model, weave.padded(rows[:1]), Epsilon(0.25), start="network")
     np.testing.assert_allclose(types.signed[0], feature_type_relevance(one).signed[0], rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(types.signed.sum(1) * types.n_atoms + types.absorbed, types.start, rtol=1e-4)
+    np.testing.assert_allclose(types.signed.sum(1) * types.n_atoms + types.absorbed(), types.start, rtol=1e-4)
     # The same float32 rounding moves the prediction itself by up to ~0.03 bohr³ with the padding.
     np.testing.assert_allclose(types.prediction, ops.convert_to_numpy(model(weave.padded(rows)))[:, 0], atol=0.1)

@@ -115,3 +115,27 @@ def test_gaussian_infill_is_the_conditional_mean():
     # In perturbation curves: a model that reads x1 only loses little when x1 is inferred from x2.
     curves = perturbation_curves(lambda A: A[:, 0], X[:1], np.array([[1.0, 0.0]]), None, infill=infill)
     assert curves.most[0, 1] == pytest.approx(expected, abs=0.02)
+
+
+def test_plot_draws_the_mean_curve_of_each_order(linear):
+    plt = pytest.importorskip("matplotlib.pyplot")
+    predict, X, baseline, contributions = linear
+    curves = perturbation_curves(predict, X, contributions, baseline, steps=4)
+    fig, (ax, ax_fractions) = plt.subplots(1, 2)
+    assert curves.plot(ax, label="true contributions", color="tab:red") is ax
+    most, least, random = ax.lines
+    # removing the top-k contributions of a linear model lowers its mean output by their mean sum
+    f = predict(X).mean()
+    descending = -np.sort(-contributions, axis=1)
+    steps = [0, 2, 4, 5, 7]
+    np.testing.assert_allclose(most.get_xdata(), steps)
+    np.testing.assert_allclose(most.get_ydata(), [f - descending[:, :k].sum(1).mean() for k in steps], rtol=1e-12)
+    np.testing.assert_allclose(least.get_ydata(), [f - descending[:, 7 - k:].sum(1).mean() for k in steps],
+                               rtol=1e-12)
+    np.testing.assert_allclose(random.get_ydata(), curves.random.mean(axis=0))
+    assert most.get_label() == "true contributions" and most.get_color() == least.get_color() == "tab:red"
+    assert least.get_linestyle() == "--" and random.get_label() == "random order"
+    curves.plot(ax_fractions, orders=["random"], x="fractions")
+    [only] = ax_fractions.lines
+    np.testing.assert_allclose(only.get_xdata(), np.array(steps) / 7)
+    plt.close(fig)

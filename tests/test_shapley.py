@@ -76,12 +76,14 @@ def test_efficiency():
     np.testing.assert_allclose(result.prediction, predict(X), rtol=1e-12)
     np.testing.assert_allclose(result.base, np.full(6, predict(background).mean()), rtol=1e-12)
     np.testing.assert_allclose(result.values.sum(axis=1), predict(X) - predict(background).mean(), atol=1e-12)
-    assert result.efficiency_gap().max() < 1e-12
+    assert np.abs(result.completeness_gap()).max() < 1e-12
 
 
-def test_efficiency_gap_measures_a_wrong_split():
-    wrong = ShapleyValues(values=np.array([[1.0, 2.0]]), base=np.array([0.5]), prediction=np.array([4.0]))
-    np.testing.assert_allclose(wrong.efficiency_gap(), [0.5])
+def test_completeness_gap_measures_a_wrong_split():
+    # f(x) = 4 split as v(∅) = 0.5 plus 1 + 2: 0.5 is left over, and a split that overshoots is negative.
+    wrong = ShapleyValues(values=np.array([[1.0, 2.0], [3.0, 2.0]]), base=np.array([0.5, 0.5]),
+                          prediction=np.array([4.0, 4.0]))
+    np.testing.assert_allclose(wrong.completeness_gap(), [0.5, -1.5])
 
 
 def test_symmetry_splits_a_product_equally():

@@ -23,12 +23,14 @@ choosing the molecules (e.g. without prediction outliers), since the scale depen
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from course.explain.lrp import Composite, Rule
+from course.explain.attribution import Attribution
+from course.explain.composites import Composite
 from course.explain.lrp_weave import WeaveRelevance, explain_weave
+from course.explain.rules import Rule
 from course.features.graph import ATOM_FEATURES, FEATURE_TYPES, PAIR_FEATURES
 from course.models.weave import WeaveModel
 from course.models.weave_data import WeaveData
@@ -53,16 +55,17 @@ def sum_per_type(atoms: np.ndarray, pairs: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class TypeRelevance:
+class TypeRelevance(Attribution):
     """Per molecule: ``signed`` and ``absolute`` (M, 12) relevance per type and atom (columns in the
-    order of :data:`TYPES`), ``start`` the explained value, ``prediction``, ``absorbed`` (what reached
-    no input) and ``n_atoms``, all (M,). Index it with rows to keep some molecules."""
+    order of :data:`TYPES`), ``start`` the explained value, ``prediction``, ``absorbed_relevance``
+    (what reached no input, also :meth:`absorbed`) and ``n_atoms``, all (M,). Index it with rows to
+    keep some molecules."""
 
     signed: np.ndarray
     absolute: np.ndarray
     start: np.ndarray
     prediction: np.ndarray
-    absorbed: np.ndarray
+    absorbed_relevance: np.ndarray
     n_atoms: np.ndarray
 
     def __getitem__(self, rows) -> TypeRelevance:
@@ -75,9 +78,13 @@ class TypeRelevance:
     def concatenate(cls, parts: Sequence[TypeRelevance]) -> TypeRelevance:
         return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
 
-    def conservation_gap(self) -> np.ndarray:
-        """|Σ_types signed · n_atoms + absorbed − start| per molecule: 0 up to round-off."""
-        return np.abs(self.signed.sum(1) * self.n_atoms + self.absorbed - self.start)
+    def attributed(self) -> np.ndarray:
+        """(M,) Σ_types signed · n_atoms: the relevance that reached the molecule's features."""
+        return self.signed.sum(1) * self.n_atoms
+
+    def absorbed(self) -> np.ndarray:
+        """(M,) the relevance that reached no input feature (biases, stabilizers, the offset)."""
+        return self.absorbed_relevance
 
     def normalized(self) -> TypeRelevance:
         """``signed`` / max |signed| and ``absolute`` / max ``absolute`` over these molecules (see the
@@ -85,8 +92,7 @@ class TypeRelevance:
         def scaled(table: np.ndarray) -> np.ndarray:
             largest = np.abs(table).max(initial=0)
             return table / largest if largest > 0 else table
-        return TypeRelevance(scaled(self.signed), scaled(self.absolute), self.start, self.prediction, self.absorbed,
-                             self.n_atoms)
+        return replace(self, signed=scaled(self.signed), absolute=scaled(self.absolute))
 
 
 def feature_type_relevance(result: WeaveRelevance) -> TypeRelevance:
@@ -94,7 +100,7 @@ def feature_type_relevance(result: WeaveRelevance) -> TypeRelevance:
     n = result.n_atoms[:, None].astype(float)
     return TypeRelevance(signed=sum_per_type(result.atoms, result.pairs) / n,
                          absolute=sum_per_type(np.abs(result.atoms), np.abs(result.pairs)) / n,
-                         start=result.start, prediction=result.prediction, absorbed=result.absorbed(),
+                         start=result.start, prediction=result.prediction, absorbed_relevance=result.absorbed(),
                          n_atoms=result.n_atoms)
 
 

@@ -4,40 +4,16 @@
 input dict (``WeaveData.padded``), down to the 21 features of every atom and the 13 features of
 every ordered atom pair. It walks the equations of ``course.models.weave`` backwards, reading every
 activation from :meth:`WeaveModel.trace`; every ``Dense`` sublayer goes through
-:func:`course.explain.lrp.linear_relevance` with its rule, so the rules live in one place.
+:func:`course.explain.backward.linear_relevance` with its rule, so the rules live in one place.
 
-Choices, where the weave differs from a chain of dense layers:
+The weave-specific choices (concatenations, sums of ReLU outputs, the atom → pair map, distances,
+TargetScale) are stated where they are made: :func:`_weave_layer`, :func:`_shares` and
+:func:`explain_weave`. Conservation, exact up to rounding for every molecule:
+Σ atoms + Σ pairs + absorbed() = start, i.e. ``completeness_gap()`` ≈ 0.
 
-* **Concatenations** ``W_A [AA_i ‖ PA_i]`` and ``W_P [AP_ij ‖ PP_ij]``: one Dense over all its
-  inputs, so the rule splits a neuron's relevance over both streams at once, in proportion to
-  what each contributed, rather than first between the streams and then within them.
-* **Sums of ReLU outputs** (the masked sum over pairs PA_i = Σ_j m_ij σ(z_ij), the readout
-  g = Σ_i m_i σ(z_i), and AP_ij = σ(z_ij) + σ(z_ji)): relevance is split in proportion to the
-  terms. The terms are ≥ 0 with weight 1 and no bias, where LRP-0, γ, z⁺ and α1β0 all give this
-  split; ε (meant for cancelling contributions, which a sum of non-negative terms has none of) and
-  αβ with β > 0 (whose β part would have no negative term to go to) are not applied there. Masked
-  terms are 0, so padding atoms and pairs and the diagonal i = j get exactly no relevance.
-* **Atom → pair**: ``W_AP [a_i ‖ a_j]`` is evaluated for both orders (i, j) and (j, i) of every
-  pair; the relevance of AP_ij is first split between the two ReLU terms, then each term's
-  relevance goes by the rule to the atom states of its order, so a_i collects from its row block
-  in the (i, j) term and from the other block in the (j, i) term.
-* **ReLU** passes relevance unchanged (the usual LRP convention): an inactive unit has activation 0
-  and therefore receives none from the layer above.
-* **Distances**: the Gaussian expansion has no weights; the relevances of its K channels
-  (``distance_channels``) are summed onto the spatial distance they are functions of.
-* **Start and TargetScale**: ``start="output"`` explains the prediction y = s·net + Σ_i m_i w·a_i + b.
-  Its three terms are split exactly: the per-atom linear baseline w·a_i goes to the atom features
-  (w_f a_if to feature f, it is linear), the offset b is absorbed (``bias["target_scale/offset"]``),
-  and s·net goes into the network. ``start="network"`` explains s·net alone: the learned residual
-  in property units, the part of the prediction that the bag-of-atoms baseline leaves unexplained.
-
-Conservation, exact up to rounding for every molecule::
-
-    Σ atoms + Σ pairs + absorbed() = start
-
-Rules: one rule for every Dense sublayer or a :class:`course.explain.lrp.Composite` keyed by the
-names of :func:`dense_names` (``"weave_0/atom_to_atom"``, ..., ``"readout/project"``, ``"head_0"``,
-``"head_out"``) or by position in that list (0 the first, −1 the output layer).
+Rules: one rule for every Dense sublayer or a :class:`course.explain.composites.Composite` keyed by
+the names of :func:`dense_names` (``"weave_0/atom_to_atom"``, ..., ``"readout/project"``,
+``"head_0"``, ``"head_out"``) or by position in that list (0 the first, −1 the output layer).
 """
 from __future__ import annotations
 
@@ -48,7 +24,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from course.explain.lrp import AbsorbedShares, Composite, Rule, linear_relevance
+from course.explain.attribution import AbsorbedShares
+from course.explain.backward import linear_relevance
+from course.explain.composites import Composite, as_composite
+from course.explain.rules import Rule
 from course.models.weave import WeaveLayer, WeaveModel
 
 STARTS = ("output", "network")
@@ -70,15 +49,10 @@ class WeaveRelevance(AbsorbedShares):
     start: np.ndarray
     prediction: np.ndarray
     n_atoms: np.ndarray
-    bias: dict[str, np.ndarray]
-    stabilizer: dict[str, np.ndarray]
 
-    def conservation_error(self) -> np.ndarray:
-        """(B,) Σ inputs + absorbed − start, relative to the sum of the magnitudes of those parts."""
-        inputs = self.atoms.sum(axis=(1, 2)) + self.pairs.sum(axis=(1, 2, 3))
-        scale = (np.abs(self.atoms).sum(axis=(1, 2)) + np.abs(self.pairs).sum(axis=(1, 2, 3)) + np.abs(self.start)
-                 + sum(np.abs(v) for v in [*self.bias.values(), *self.stabilizer.values()]))
-        return (inputs + self.absorbed() - self.start) / np.where(scale > 0, scale, 1)
+    def attributed(self) -> np.ndarray:
+        """(B,) Σ of the relevances of all atom and pair features."""
+        return self.atoms.sum(axis=(1, 2)) + self.pairs.sum(axis=(1, 2, 3))
 
 
 def dense_names(model: WeaveModel) -> list[str]:
@@ -95,9 +69,8 @@ class _Ledger:
     """Applies each Dense's rule and books what its bias and stabilizer absorb, per molecule."""
 
     def __init__(self, model: WeaveModel, rule: Rule | Composite, batch: int) -> None:
-        composite = rule if isinstance(rule, Composite) else Composite({}, default=rule)
         layers = _dense_layers(model)
-        rules = composite.rules_for([name for name, _ in layers])
+        rules = as_composite(rule).rules_for([name for name, _ in layers])
         self.layers = {name: (dense, rule) for (name, dense), rule in zip(layers, rules)}
         self.batch = batch
         self.bias: dict[str, Any] = {}
@@ -119,14 +92,24 @@ class _Ledger:
 
 
 def _shares(terms: Any, total: Any, relevance: Any) -> Any:
-    """Relevance of each non-negative term of ``total`` in proportion to the term (0 where total is 0)."""
+    """Relevance of each non-negative term of ``total`` in proportion to the term (0 where total is 0).
+
+    Used for the sums of ReLU outputs (PA_i = Σ_j m_ij σ(z_ij), the readout g = Σ_i m_i σ(z_i),
+    AP_ij = σ(z_ij) + σ(z_ji)): terms ≥ 0 with weight 1 and no bias, where LRP-0, γ, z⁺ and α1β0 all
+    give this split, and ε and αβ with β > 0 would have nothing to act on. Masked terms are 0, so
+    padding atoms and pairs and the diagonal i = j get exactly no relevance."""
     usable = total > 0
     return terms * ops.where(usable, relevance / ops.where(usable, total, ops.ones_like(total)), 0)
 
 
 def _weave_layer(ledger: _Ledger, layer: WeaveLayer, t: dict, atoms: Any, pairs: Any, pair_mask: Any,
                  R_atoms: Any, R_pairs: Any | None) -> tuple[Any, Any]:
-    """Relevance of a weave layer's inputs (atoms, pairs) from that of its outputs."""
+    """Relevance of a weave layer's inputs (atoms, pairs) from that of its outputs.
+
+    A concatenation ``W [x ‖ y]`` is one Dense, so its rule splits a neuron's relevance over both
+    streams at once. ``W_AP [a_i ‖ a_j]`` is evaluated for both orders of every pair: the relevance
+    of AP_ij is split between the two ReLU terms, then each goes by the rule to the atom states of
+    its order. ReLU passes relevance unchanged."""
     name, relu, width = layer.name, ops.relu, layer.width
     # atom half: a'_i = m_i σ(W_A [AA_i ‖ PA_i] + b_A)
     R_cat = ledger.dense(f"{name}/atom_update", ops.concatenate([t["atom_to_atom"], t["pair_to_atom"]], axis=-1),
@@ -169,6 +152,11 @@ def explain_weave(model: WeaveModel, inputs: dict[str, np.ndarray], rule: Rule |
     every Dense sublayer or a Composite (see the module docstring); ``start``: ``"output"`` (the
     prediction) or ``"network"`` (s·net, the prediction minus the bag-of-atoms baseline). Computed
     in the model's dtype. Only the ``"sum"`` readout is supported.
+
+    With ``"output"``, y = s·net + Σ_i m_i w·a_i + b is split exactly: the baseline w·a_i goes to
+    the atom features (w_f a_if to feature f), the offset b is absorbed
+    (``bias["target_scale/offset"]``) and s·net goes into the network. The K Gaussian channels of
+    a distance (``distance_channels``) are summed onto the spatial distance they are functions of.
     """
     if start not in STARTS:
         raise ValueError(f"start must be one of {STARTS}, not {start!r}")

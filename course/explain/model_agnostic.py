@@ -101,7 +101,9 @@ class LimeExplanation:
     ``coefficients`` (n, d): slopes per training standard deviation of each feature (what lime reports);
     ``attributions`` (n, d): coefficient_i · (x_i − μ_i)/σ_i, on the scale of Shapley values;
     ``intercept`` (n,): the local model at the training mean; ``local_r2`` (n,): its weighted R² on
-    the sampled neighbourhood (lime's ``score``).
+    the sampled neighbourhood (lime's ``score``). Not an :class:`~course.explain.attribution.Attribution`:
+    the attributions add up to the local model's change from the training mean, not to a share of
+    f(x), which LIME does not report.
     """
 
     coefficients: np.ndarray

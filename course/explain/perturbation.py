@@ -18,10 +18,14 @@ averages the drop over the first steps alone (Samek et al.'s AOPC), and
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 @dataclass
 class PerturbationCurves:
@@ -61,6 +65,37 @@ class PerturbationCurves:
         steps = np.flatnonzero(self.fractions <= fraction + 1e-12)
         curve = getattr(self, order)
         return float(np.mean(curve[:, [0]] - curve[:, steps]))
+
+    def plot(self, ax: Axes | None = None, label: str | None = None, color: str | None = None,
+             orders: Sequence[str] = ("most", "least", "random"), x: str = "removed") -> Axes:
+        """Draw the mean curve of each of ``orders`` on ``ax`` (default: the current axes).
+
+        Most relevant first solid (with ``label``), least relevant first dashed in the same colour,
+        the random order (where it was computed) black dotted as "random order". ``x`` is "removed"
+        (features removed) or "fractions".
+
+        >>> import matplotlib.pyplot as plt
+        >>> curves = PerturbationCurves(np.array([0, 1, 2]), most=np.array([[3.0, 1.0, 0.0]]),
+        ...                             least=np.array([[3.0, 2.0, 0.0]]))
+        >>> fig, ax = plt.subplots()
+        >>> lines = curves.plot(ax, label="LRP").lines
+        >>> [(line.get_label(), line.get_linestyle()) for line in lines if not line.get_label().startswith("_")]
+        [('LRP', '-')]
+        >>> len(lines), lines[1].get_linestyle()
+        (2, '--')
+        >>> plt.close(fig)
+        """
+        import matplotlib.pyplot as plt
+
+        ax = plt.gca() if ax is None else ax
+        steps = getattr(self, x)
+        if "most" in orders:
+            color = ax.plot(steps, self.most.mean(0), color=color, label=label)[0].get_color()
+        if "least" in orders:
+            ax.plot(steps, self.least.mean(0), color=color, ls="--", lw=1)
+        if "random" in orders and self.random is not None:
+            ax.plot(steps, self.random.mean(0), "k:", label="random order")
+        return ax
 
 
 def removal_steps(n_features: int, steps: int | None = None) -> np.ndarray:

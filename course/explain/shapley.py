@@ -23,20 +23,34 @@ from math import comb
 
 import numpy as np
 
+from course.explain.attribution import Attribution
+
 MAX_FEATURES = 20
 
 
 @dataclass
-class ShapleyValues:
-    """Shapley values (n, d), v(∅) (n,) (the mean prediction over the background) and f(x) (n,)."""
+class ShapleyValues(Attribution):
+    """Shapley values (n, d), v(∅) (n,) (the mean prediction over the background) and f(x) (n,).
+
+    As an :class:`~course.explain.attribution.Attribution`, ``start`` is f(x) and v(∅) is what no
+    feature receives (:meth:`absorbed`); efficiency says the completeness gap is zero."""
 
     values: np.ndarray
     base: np.ndarray
     prediction: np.ndarray
 
-    def efficiency_gap(self) -> np.ndarray:
-        """|Σ_i φ_i + v(∅) − f(x)| per sample: zero up to rounding for exact values."""
-        return np.abs(self.values.sum(axis=1) + self.base - self.prediction)
+    @property
+    def start(self) -> np.ndarray:
+        """(n,) f(x), the value shared out."""
+        return self.prediction
+
+    def attributed(self) -> np.ndarray:
+        """(n,) Σ_i φ_i."""
+        return self.values.sum(axis=1)
+
+    def absorbed(self) -> np.ndarray:
+        """(n,) v(∅), the value of the empty coalition."""
+        return self.base
 
 
 def coalitions(d: int) -> np.ndarray:
