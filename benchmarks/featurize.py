@@ -5,7 +5,7 @@ model, date) to benchmarks/results/featurize.json. Goal: all of QM9 MG-featurise
 3 minutes on 2 cores. ``--limit N`` measures the first N molecules and extrapolates linearly
 to all of QM9 (said so in the output).
 
-    PYTHONPATH=. nice -n 10 python benchmarks/featurize.py [--limit 20000] [--n-jobs 2]
+    nice -n 10 python benchmarks/featurize.py [--limit 20000] [--n-jobs 2]
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ Writes submissions per minute, wall times, the peak memory of the largest proces
 on 2 cores, the sandbox costing < 20 % against no sandbox. Wall times depend on what else runs on
 the machine: the load average at the start of each run is recorded beside it.
 
-    PYTHONPATH=. nice -n 10 python benchmarks/grading.py [--submissions 50] [--jobs 2]
+    nice -n 10 python benchmarks/grading.py [--submissions 50] [--jobs 2]
 """
 from __future__ import annotations
 

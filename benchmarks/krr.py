@@ -9,7 +9,7 @@ arrays go back to the system instead of being reused from the heap unseen. ``tra
 allocate with malloc (scipy's ``solve`` copy inside scikit-learn), so they understate its memory. The predictions of our float64 model and scikit-learn's on 500 test
 molecules are compared as a check. Writes benchmarks/results/krr.json.
 
-    PYTHONPATH=. nice -n 10 python benchmarks/krr.py [--sizes 1000 2000 4000 8000]
+    nice -n 10 python benchmarks/krr.py [--sizes 1000 2000 4000 8000]
 """
 from __future__ import annotations
 

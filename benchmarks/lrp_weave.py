@@ -7,7 +7,7 @@ extrapolates linearly to the whole fold. A compiled forward pass (``weave_traini
 same molecules is timed for comparison. Featurization is timed apart: it is not part of LRP. Every
 molecule's completeness gap |start − (Σ inputs + absorbed)| is recorded, relative to |start|.
 
-    PYTHONPATH=. nice -n 10 python benchmarks/lrp_weave.py [--n 2000] [--batch-size 128]
+    nice -n 10 python benchmarks/lrp_weave.py [--n 2000] [--batch-size 128]
 """
 from __future__ import annotations
 

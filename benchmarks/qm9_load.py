@@ -1,6 +1,6 @@
 """Measure QM9 loading: first load (cache build), later load, exclusions and cache size.
 
-Usage: PYTHONPATH=. python benchmarks/qm9_load.py [--cache-dir DIR]
+Usage: python benchmarks/qm9_load.py [--cache-dir DIR]
 Writes benchmarks/results/qm9_load.json. The first load is forced with ``rebuild=True``.
 """
 from __future__ import annotations

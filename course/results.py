@@ -84,7 +84,7 @@ def record(metric: str, achieved: Any, *, target: Any, relation: str = "==",
 
     ``relation`` is ``"<="`` (lower is better), ``">="``, ``"=="`` (within ``tolerance``) or
     ``"in"`` (``target`` is a ``(low, high)`` range). Arrays compare element by element.
-    ``module`` defaults to the notebook ``course reproduce`` is running; scripts name it.
+    ``module`` defaults to the notebook ``course reproduce`` is running; commands that record rows outside a notebook (``course krr-curves``) name it.
     """
     if relation not in RELATIONS:
         raise ValueError(f"relation must be one of {RELATIONS}, not {relation!r}")
