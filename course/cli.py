@@ -445,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     figure.add_argument("--out", metavar="FILE", help="default docs/cmb-spectra.png")
     lands = _command(commands, "landscapes", "explore the loss landscapes that Module 7's quick budget reads",
                      "Basin-hopping and CI-NEB with the settings of course.landscape.explore.COMMITTED; writes\n"
-                     "course/landscape/data/NAME.npz (the breast-cancer network: about 2-3 minutes on 2 cores).\n"
+                     "course/landscape/data/NAME.npz (the breast-cancer network: under a minute on 2 cores). On another\nCPU the same seed can find other minima (docs/loss-landscapes.md).\n"
                      "example: nice -n 10 course landscapes", cmd_landscapes)
     lands.add_argument("names", nargs="*", metavar="NAME", help="networks to explore (default: all committed)")
     lands.add_argument("--out", metavar="DIR", help="write DIR/NAME.npz instead of the committed files")
