@@ -245,6 +245,15 @@ def cmd_krr_curves(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count_or_all(text: str) -> int | str:
+    """``--n-train`` is a positive whole number or ``all``."""
+    if text == "all":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number or 'all', got {text!r}")
+    return int(text)
+
+
 def cmd_krr_nystrom(args: argparse.Namespace) -> int:
     from course.experiments import krr_curves, krr_nystrom
 
@@ -425,7 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "Writes OUT/nystrom_study.json and .png, merged across --representations as krr-curves.\n"
                        "example: OPENBLAS_NUM_THREADS=1 nice -n 5 course krr-nystrom --n-train 20000 "
                        "--centres 500 1000 2000 4000", cmd_krr_nystrom)
-    nystrom.add_argument("--n-train", type=int, default=20_000, help="training molecules (default 20000)")
+    nystrom.add_argument("--n-train", type=_count_or_all, default=20_000,
+                         help="training molecules, or all of the training folds but --n-val (default 20000)")
     nystrom.add_argument("--centres", type=int, nargs="+", default=[500, 1000, 2000, 4000], help="values of m")
     nystrom.add_argument("--n-val", type=int, default=2000, help="validation molecules for choosing λ")
     nystrom.add_argument("--exact", metavar="FILE", help="the exact curves (default solutions/krr/krr_learning_curves.json)")

@@ -101,6 +101,36 @@ def test_nystrom_with_every_molecule_a_centre_is_exact_krr(small_krr_run, qm9_da
                                                rel=1e-5)
 
 
+def test_a_stopped_nystrom_run_resumes_keeping_its_finished_passes(small_krr_run, qm9_data, tmp_path):
+    from course.experiments import krr_nystrom
+
+    exact = small_krr_run / "krr_learning_curves.json"
+    options = dict(n_train=250, centres=[50, 250], n_val=100, representations=["cm"], data=qm9_data)
+    whole = krr_nystrom.run(tmp_path / "whole", exact, **options)["results"]["cm"]
+    # A run stopped after its first pass (m = 50) of each σ; a marked value shows whether it is kept.
+    stopped = {prop: {key: (value[:1] if isinstance(value, list) else value) for key, value in row.items()}
+               for prop, row in whole.items()}
+    for row in stopped.values():
+        row["val_mae"] = [-1.0]
+    resumed_dir = tmp_path / "resumed"
+    resumed_dir.mkdir()
+    protocol = {"n_train": 250, "n_val": 100, "centres": [50, 250]}
+    (resumed_dir / krr_nystrom.PARTIAL_NAME).write_text(json.dumps({"protocol": protocol, "results": {"cm": stopped}}))
+    resumed = krr_nystrom.run(resumed_dir, exact, **options)["results"]["cm"]
+    for prop, row in resumed.items():
+        assert row["m"] == [50, 250] and row["val_mae"][0] == -1.0  # kept, not run again
+        assert row["test_mae"][1] == whole[prop]["test_mae"][1]  # the missing pass, as in the whole run
+    assert not (resumed_dir / krr_nystrom.PARTIAL_NAME).exists()
+    (resumed_dir / krr_nystrom.PARTIAL_NAME).write_text(json.dumps({"protocol": {**protocol, "n_val": 50},
+                                                                    "results": {"cm": stopped}}))
+    with pytest.raises(ValueError, match="another protocol"):
+        krr_nystrom.run(resumed_dir, exact, **options)
+
+
+def test_n_train_is_a_count_or_all():
+    done = run_course("krr-nystrom", "--n-train", "none")
+    assert done.returncode == 2 and "'all'" in done.stderr and "'none'" in done.stderr
+
 def test_cmb_baselines_on_a_few_spectra(tmp_path):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split

@@ -14,6 +14,7 @@ the growth of resident memory (VmHWM after a reset, Linux; call
 """
 from __future__ import annotations
 
+import copy
 import time
 import tracemalloc
 from collections.abc import Callable, Mapping, Sequence
@@ -29,12 +30,16 @@ from course.models.nystrom import build_system
 
 
 def study(data: QM9, n_train: int, centres: Sequence[int], sigma_factors: Mapping[str, Mapping[str, float]], *,
-          n_val: int = 2000, test_size: int = 2000, seed: int = 0,
+          n_val: int = 2000, test_size: int = 2000, seed: int = 0, done: Mapping | None = None,
+          after_pass: Callable[[dict], None] | None = None,
           log: Callable[[str], None] = partial(print, flush=True)) -> dict:
     """``results[representation][property]``: per m, the λ chosen on validation, validation and test MAE,
     and the time and peak memory (MiB) of the pass that fitted it.
 
     ``sigma_factors[rep][prop]`` is σ / median L1 distance of the first 500 training molecules.
+    A run on all training molecules takes hours, so it can be resumed: ``after_pass(results)`` is
+    called after every pass (to save them), and the passes already in ``done`` (such saved
+    results) are kept and not run again.
     """
     if n_train < max(centres):
         raise ValueError(f"m = {max(centres)} centres need at least as many training molecules, got n_train={n_train}")
@@ -51,12 +56,21 @@ def study(data: QM9, n_train: int, centres: Sequence[int], sigma_factors: Mappin
         results[rep] = {prop: {"sigma_over_median_l1": factor, "sigma": factor * scale, "m": [], "lam": [],
                                "val_mae": [], "test_mae": [], "pass_seconds": [], "solve_seconds": [],
                                "peak_rss_growth_mib": [], "peak_traced_mib": []} for prop, factor in factors.items()}
+        for prop, row in (done or {}).get(rep, {}).items():
+            if prop in results[rep]:
+                if row["sigma_over_median_l1"] != factors[prop]:
+                    raise ValueError(f"the saved {rep} {prop} pass used σ = {row['sigma_over_median_l1']} × median, "
+                                     f"not {factors[prop]}: it belongs to another run")
+                results[rep][prop] = copy.deepcopy(dict(row))
         for factor in sorted(set(factors.values())):
             props = [prop for prop, f in factors.items() if f == factor]
             columns = [PROPERTIES[prop][0] for prop in props]
             Y_train = data.table.loc[train, columns].to_numpy()
             Y_eval = np.vstack([data.table.loc[val, columns].to_numpy(), data.table.loc[test, columns].to_numpy()])
             for m in centres:
+                if all(m in results[rep][prop]["m"] for prop in props):
+                    log(f"{rep:3s} σ={factor:g}×median m={m:5d}: done before, kept")
+                    continue
                 before = reset_peak_memory()
                 tracemalloc.start()
                 start = time.perf_counter()
@@ -82,6 +96,8 @@ def study(data: QM9, n_train: int, centres: Sequence[int], sigma_factors: Mappin
                     log(f"{rep:3s} {prop:5s} σ={factor:g}×median m={m:5d}: λ={LAMS[best]:g} val MAE "
                         f"{val_mae[best, k]:.4g} test MAE {test_mae[best, k]:.4g}  pass {built - start:.1f} s, "
                         f"λ path {solved - built:.1f} s, peak +{rss:.0f} MiB resident ({traced:.0f} MiB traced)")
+                if after_pass is not None:
+                    after_pass(results)
     return results
 
 
