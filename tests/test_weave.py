@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT
 from course.models.weave import HISTOGRAM_BINS, AtomReadout, PaddedGraph, WeaveLayer, build_weave_model
 from course.models.weave_data import Capacity, WeaveData, pack
-from course.models.weave_training import TrainConfig, evaluate, predict, train
+from course.models.weave_training import SetTarget, TrainConfig, evaluate, predict, train
 
 SMALL = dict(width=6, n_layers=3, readout_width=5, head=(7,), distance_centers=(0.0, 1.5, 3.0), distance_width=0.7)
 
@@ -222,6 +222,46 @@ def test_two_epochs_straight_equal_a_stretch_resumed_on_a_fresh_model(exported, 
     with pytest.raises(ValueError, match="state of another run.*config"):
         train(fresh(), data, np.arange(120), np.arange(120, 160), "alpha_bohr3", other, state=state, progress=False)
 
+
+def test_a_set_target_of_one_column_trains_as_the_column_does(exported):
+    data, _, _ = exported
+    config = TrainConfig(epochs=2, batch_size=16, learning_rate=3e-3)
+    column = data.targets["alpha_bohr3"]
+    models = []
+    for target in ("alpha_bohr3", SetTarget("alpha", column[:, None].copy(), np.ones((len(column), 1)))):
+        keras.utils.set_random_seed(0)
+        models.append(build_weave_model(width=8, n_layers=2, readout_width=8, head=(8,)))
+        train(models[-1], data, np.arange(120), np.arange(120, 160), target, config, progress=False)
+    for a, b in zip(*(model.weights for model in models)):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(b), keras.ops.convert_to_numpy(a), rtol=1e-5, atol=1e-7)
+
+
+def test_padded_slots_change_neither_training_nor_the_error_of_a_set_target(exported):
+    from course.features.frequencies import frequencies_of, padded_frequencies
+
+    data, _, table = exported
+    values, mask = padded_frequencies(*frequencies_of(table, data.qm9_index))
+    assert 0 < mask.mean() < 1  # molecules of different sizes: real padding
+    garbage = np.where(mask > 0, values, 1e6)  # what a padded slot holds must not matter
+    config = TrainConfig(epochs=2, batch_size=16, learning_rate=3e-3)
+    trained = []
+    for padded in (values, garbage):
+        keras.utils.set_random_seed(0)
+        model = build_weave_model(width=8, n_layers=2, readout_width=8, head=(8,), n_outputs=mask.shape[1])
+        history = train(model, data, np.arange(120), np.arange(120, 160), SetTarget("freqs", padded, mask), config,
+                        progress=False)
+        trained.append((model, history))
+    for a, b in zip(*(model.weights for model, _ in trained)):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    model, history = trained[0]
+    rows = np.arange(160, 200)
+    predicted = predict(model, data, rows)
+    assert predicted.shape == (40, mask.shape[1])
+    real = mask[rows] > 0
+    by_hand = np.abs(predicted - values[rows])[real].mean()
+    assert evaluate(model, data, rows, SetTarget("freqs", garbage, mask)) == pytest.approx(by_hand, rel=1e-12)
+    # The shared baseline and scale put the outputs in cm⁻¹: better than one mean for every slot.
+    assert by_hand < np.abs(values[rows] - values[:120][mask[:120] > 0].mean())[real].mean()
 
 def test_sparse_and_padded_batches_give_the_same_predictions_and_gradients(exported):
     """Real QM9 molecules, one float64 model with random weights: both layouts, same numbers."""

@@ -87,6 +87,44 @@ def fit_reference(data: WeaveData, rows: np.ndarray, target: np.ndarray) -> tupl
     return weights, float(coef[-1]), float(residual.std())
 
 
+@dataclass(frozen=True)
+class SetTarget:
+    """A target with several values per molecule, for every row of a :class:`WeaveData`.
+
+    ``values`` (rows, n) and ``weights`` (rows, n): 1 for a real value, 0 for a padded slot (a
+    molecule with fewer vibrational modes than n). Pass it to :func:`train`, :func:`predict` and
+    :func:`evaluate` where a scalar property passes its column name; ``name`` stands for it in the
+    training record. With the padded frequencies of ``course.features.frequencies``, in row order::
+
+        values, mask = padded_frequencies(*frequencies_of(qm9_data, weave_data.qm9_index))
+        target = SetTarget("frequencies_cm", values, mask)
+    """
+
+    name: str
+    values: np.ndarray
+    weights: np.ndarray
+
+    def __post_init__(self):
+        if self.values.ndim != 2 or self.values.shape != self.weights.shape:
+            raise ValueError(f"SetTarget {self.name!r}: values and weights must be (rows, n) of one shape, got "
+                             f"{self.values.shape} and {self.weights.shape}")
+        if not np.all(np.isfinite(self.values[self.weights > 0])):
+            raise ValueError(f"SetTarget {self.name!r}: a real (weight > 0) value is NaN or infinite")
+
+
+def _fit_set_reference(data: WeaveData, rows: np.ndarray, target: SetTarget) -> tuple[np.ndarray, float, float]:
+    """(w, b, s) of :func:`fit_reference` for a :class:`SetTarget`: one baseline for all its
+    outputs, fitted to each molecule's mean real value, and s the spread of every real value
+    around it (the output layer's biases learn how the slots differ)."""
+    weights = target.weights[rows]
+    means = (target.values[rows] * weights).sum(1) / np.maximum(weights.sum(1), 1e-12)
+    reference, offset, _ = fit_reference(data, rows, means)
+    used = np.array([name not in NOT_IN_BASELINE for name in data.atom_features])
+    baseline = data.atom_feature_sums(rows)[:, used] @ reference[used] + offset
+    residual = (target.values[rows] - baseline[:, None])[weights > 0]
+    return reference, offset, float(residual.std())
+
+
 def masked_loss(kind: str, scale: float):
     """MAE or MSE of the standardised error over the real outputs of a batch.
 
@@ -195,11 +233,12 @@ def _snapshot(variables: list) -> list[np.ndarray]:
     return [np.array(ops.convert_to_numpy(v)) for v in variables]
 
 
-def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: np.ndarray, column: str,
+def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: np.ndarray, column: str | SetTarget,
           config: TrainConfig, checkpoint: str | Path | None = None, state: str | Path | None = None,
           max_minutes: float | None = None, save_minutes: float = 5.0, progress: bool = True,
           log: bool = False) -> dict:
-    """Fit ``model`` on ``train_rows`` to ``data.targets[column]``; returns the learning curve.
+    """Fit ``model`` on ``train_rows`` to ``data.targets[column]`` (or to a :class:`SetTarget`, for a
+    model with as many outputs); returns the learning curve.
 
     Sets the model's target scaling from the training molecules, trains with early stopping on
     the validation MAE, and ends with the best validation weights in the model (and in
@@ -216,8 +255,15 @@ def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: 
         history["finished"], history["curve"][-1]["val_mae"]
     """
     train_rows, val_rows = np.asarray(train_rows), np.asarray(val_rows)
-    y = data.targets[column]
-    reference, offset, scale = fit_reference(data, train_rows, y[train_rows])
+    if isinstance(column, SetTarget):
+        y, y_weights = column.values, column.weights
+        reference, offset, scale = _fit_set_reference(data, train_rows, column)
+        named = {"column": column.name, "targets": fingerprint(column.values, column.weights)}
+    else:
+        y, y_weights = data.targets[column][:, None], None
+        reference, offset, scale = fit_reference(data, train_rows, y[train_rows, 0])
+        named = {"column": column}
+    n_outputs = y.shape[1]
     model.target_scale.set_reference(reference, offset, scale)
     capacity = Capacity.for_batches_of(config.batch_size, data.n_atoms[train_rows])
     steps = math.ceil(len(train_rows) / config.batch_size)
@@ -226,7 +272,7 @@ def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: 
     # XLA: Keras's "auto" leaves TensorFlow on a CPU uncompiled, 3-4x slower for this model.
     model.compile(optimizer=keras.optimizers.Adam(rate), loss=masked_loss(config.loss, scale),
                   jit_compile=keras.backend.backend() != "torch")
-    identity = {"column": column, "config": asdict(config), "model": model.config,
+    identity = {**named, "config": asdict(config), "model": model.config,
                 "molecules": fingerprint(data.qm9_index[train_rows], data.qm9_index[val_rows])}
     if state is not None and Path(state).is_file():
         run = TrainingState.load(state, identity)
@@ -254,8 +300,9 @@ def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: 
             step_started = time.perf_counter()
             picked = order[batch]
             x = data.sparse(picked, capacity)
-            target = np.zeros((capacity.molecules, 2), np.float32)
-            target[:len(picked), 0], target[:len(picked), 1] = y[picked], 1.0
+            target = np.zeros((capacity.molecules, 2 * n_outputs), np.float32)
+            target[:len(picked), :n_outputs] = y[picked]
+            target[:len(picked), n_outputs:] = 1.0 if y_weights is None else y_weights[picked]
             run.epoch_loss += float(model.train_on_batch(x, target)) * len(picked)
             run.epoch_molecules += len(picked)
             run.batch += 1
@@ -306,18 +353,25 @@ def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: 
 
 def predict(model: WeaveModel, data: WeaveData, rows: Sequence[int], capacity: Capacity | None = None) -> np.ndarray:
     """Predictions in the property's units for molecules ``rows``, in sparse batches of
-    ``capacity`` (default: room for 256 molecules of these sizes)."""
+    ``capacity`` (default: room for 256 molecules of these sizes): (rows,) for a scalar model,
+    (rows, n) for a model of n outputs."""
     rows = np.asarray(rows, dtype=np.int64)
     capacity = capacity or Capacity.for_batches_of(256, data.n_atoms[rows])
-    out = np.empty(len(rows))
+    n_outputs = model.head[-1].units
+    out = np.empty((len(rows), n_outputs))
     for batch in pack(data.n_atoms[rows], capacity):
         x = data.sparse(rows[batch], capacity)
-        out[batch] = ops.convert_to_numpy(model.predict_on_batch(x))[:len(batch), 0]
-    return out
+        out[batch] = ops.convert_to_numpy(model.predict_on_batch(x))[:len(batch)]
+    return out[:, 0] if n_outputs == 1 else out
 
 
-def evaluate(model: WeaveModel, data: WeaveData, rows: Sequence[int], column: str,
+def evaluate(model: WeaveModel, data: WeaveData, rows: Sequence[int], column: str | SetTarget,
              capacity: Capacity | None = None) -> float:
-    """Mean absolute error on ``rows`` in the property's units."""
+    """Mean absolute error on ``rows`` in the property's units (over the real values of a
+    :class:`SetTarget`)."""
     rows = np.asarray(rows, dtype=np.int64)
-    return float(np.mean(np.abs(predict(model, data, rows, capacity) - data.targets[column][rows])))
+    predicted = predict(model, data, rows, capacity)
+    if isinstance(column, SetTarget):
+        weights = column.weights[rows]
+        return float((np.abs(predicted - column.values[rows]) * weights).sum() / weights.sum())
+    return float(np.mean(np.abs(predicted - data.targets[column][rows])))
