@@ -8,9 +8,11 @@ This module offers three, plus a way to report errors by region of the spectrum:
   scalar target of the seed's literature baseline, MAE 3.15 cm⁻¹).
 * :func:`padded_frequencies`: the seed's convention, one output per possible mode
   (:data:`MAX_MODES` = 3·29 − 6 = 81 for QM9), the first 3N − 6 holding the molecule's frequencies
-  and the rest zeros, with a mask of the real modes for a masked loss. The frequencies are sorted
-  ascending, which is what makes "output k" mean the same thing for every molecule: the set is
-  unordered, and a sorted vector is one order-free way to write it down.
+  and the rest zeros, with a mask of the real modes for a masked loss. The set is unordered, so
+  the frequencies are sorted ascending to write it down in one order: output k is the molecule's
+  (k+1)-th lowest mode. A rank is not a kind of mode, though: output 8 is the highest C–H stretch
+  of methane (9 modes) and a low torsion of a 20-atom molecule, so one output must learn very
+  different things for molecules of different sizes.
 * :func:`broadened_spectrum`: the stick spectrum convolved with a Gaussian or Lorentzian of one
   width on a fixed wavenumber grid, unit area per mode. Its length does not depend on N and it
   does not care about the order of the modes, nor about near-degenerate modes swapping places.
