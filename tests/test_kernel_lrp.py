@@ -47,9 +47,11 @@ def test_relevance_and_absorbed_add_up_to_the_prediction_on_random_data(kernel, 
     np.testing.assert_allclose(split.bias["output"], model.offset_)
     if eps == 0.0:
         np.testing.assert_allclose(split.stabilizer["first"], 0.0, atol=1e-10)
-    if kernel in DISTANCE:  # the ε share by hand: Σ_j R_j ε / (s_j + ε), s_j the distance from scipy
-        s = cdist(X, model.X_, DISTANCE[kernel])
-        np.testing.assert_allclose(split.stabilizer["first"], (split.training * eps / (s + eps)).sum(1), atol=1e-12)
+    # The ε share by hand: Σ_j R_j ε·sign(s_j) / (s_j + ε·sign(s_j)), s_j the first layer's sum from scipy/numpy.
+    s = cdist(X, model.X_, DISTANCE[kernel]) if kernel in DISTANCE else X @ model.X_.T + (kernel == "polynomial")
+    stabilized = eps * np.sign(s)
+    np.testing.assert_allclose(split.stabilizer["first"], (split.training * stabilized / (s + stabilized)).sum(1),
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize("kernel", ["laplacian", "gaussian", "linear", "polynomial"])
