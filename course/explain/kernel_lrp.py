@@ -18,9 +18,9 @@ the rule OC-DTD (Kauffmann et al. 2020) derives for distance neurons: there the 
 distance neuron goes to the dimensions in proportion to (x_d − x_jd)^p / ‖x − x_j‖_p^p.
 The kernel is a monotone function of s_j of one variable, so it passes R_j through unchanged,
 as LRP does for an activation. Why this rule: for the linear kernel it is LRP-0 on a linear
-layer and gives gradient × input of f(x) = w·x + b (ε = 0); for a distance it is the only
-split that is exact, positive-homogeneous in the terms, and gives nothing to a dimension in
-which x equals the training molecule. Read it with care: for a decaying kernel a dimension gets
+layer and gives gradient × input of f(x) = w·x + b (ε = 0); for a distance it is exact
+(Σ_d R_jd = R_j), needs no root point, and gives nothing to a dimension in which x equals
+the training molecule. Read it with care: for a decaying kernel a dimension gets
 more of R_j the more x *differs* from x_j there, which is the share of the distance it causes,
 not a sensitivity. The ε share and the part of s_j that is the polynomial's c (and all of R_j
 when s_j = 0 with ε = 0, where no dimension differs) are reported as absorbed.
