@@ -20,6 +20,7 @@ _MODULE_OF = {
     **dict.fromkeys(("TYPES", "TypeRelevance", "explain_rows", "feature_type_relevance", "sum_per_type"),
                     "feature_types"),
     **dict.fromkeys(("gradient", "gradient_times_input", "integrated_gradients"), "gradients"),
+    **dict.fromkeys(("KernelRelevance", "bag_names", "explain_krr", "sum_per_bag"), "kernel_lrp"),
     **dict.fromkeys(("explain",), "lrp"),
     **dict.fromkeys(("WeaveRelevance", "dense_names", "explain_weave", "explained_value"), "lrp_weave"),
     **dict.fromkeys(("LimeExplanation", "lime_values", "shap_values"), "model_agnostic"),
