@@ -189,3 +189,31 @@ def test_every_qm9_molecule_has_3n_minus_6_modes_or_3n_minus_5_if_linear(qm9):
     assert imaginary.tolist() == [6620, 59818, 129158]  # one imaginary mode each, as the docstring says
     values, mask = padded_frequencies(*frequencies_of(qm9, imaginary))
     assert (values[:, 0] < 0).all() and (band_of(values[:, 0]) == -1).all()
+
+
+def test_highest_last_puts_each_molecules_sorted_modes_in_its_last_slots():
+    rng = np.random.default_rng(3)
+    counts = rng.integers(1, 8, size=20)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    freqs = rng.uniform(0, 4000, size=offsets[-1])
+    values, mask = padded_frequencies(freqs, offsets, 8, highest_last=True)
+    for k, n in enumerate(counts):
+        expected = np.concatenate([np.zeros(8 - n), np.sort(freqs[offsets[k]:offsets[k + 1]])])
+        np.testing.assert_array_equal(values[k], expected)
+        np.testing.assert_array_equal(mask[k], np.r_[np.zeros(8 - n), np.ones(n)])
+    np.testing.assert_array_equal(values[:, -1], highest_frequency(freqs, offsets))
+
+
+def test_masked_errors_count_real_entries_only():
+    from course.stats import masked_mae, relative_error
+
+    rng = np.random.default_rng(4)
+    true, predicted = rng.normal(size=(15, 6)), rng.normal(size=(15, 6))
+    mask = (rng.random((15, 6)) < 0.5).astype(float)
+    mask[:, 0] = 1
+    by_hand = sum(abs(predicted[i, j] - true[i, j]) for i in range(15) for j in range(6) if mask[i, j]) / mask.sum()
+    assert masked_mae(np.where(mask > 0, true, 1e12), predicted, mask) == pytest.approx(by_hand, rel=1e-12)
+    reference = rng.normal(size=6)
+    baseline = sum(abs(reference[j] - true[i, j]) for i in range(15) for j in range(6) if mask[i, j]) / mask.sum()
+    assert relative_error(true, predicted, reference, mask) == pytest.approx(by_hand / baseline, rel=1e-12)
+    assert relative_error(true, true, reference, mask) == 0.0

@@ -11,7 +11,7 @@ This module offers three, plus a way to report errors by region of the spectrum:
   and the rest zeros, with a mask of the real modes for a masked loss. The set is unordered, so
   the frequencies are sorted ascending to write it down in one order: output k is the molecule's
   (k+1)-th lowest mode. A rank is not a kind of mode, though: output 8 is the highest C–H stretch
-  of methane (9 modes) and a low torsion of a 20-atom molecule, so one output must learn very
+  of methane (9 modes) and one of the lowest modes of a 20-atom molecule, so one output must learn very
   different things for molecules of different sizes.
 * :func:`broadened_spectrum`: the stick spectrum convolved with a Gaussian or Lorentzian of one
   width on a fixed wavenumber grid, unit area per mode. Its length does not depend on N and it
@@ -117,10 +117,12 @@ def highest_frequency(freqs: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return np.maximum.reduceat(np.asarray(freqs, dtype=float), offsets[:-1])
 
 
-def padded_frequencies(freqs: np.ndarray, offsets: np.ndarray,
-                       n_outputs: int = MAX_MODES) -> tuple[np.ndarray, np.ndarray]:
+def padded_frequencies(freqs: np.ndarray, offsets: np.ndarray, n_outputs: int = MAX_MODES, *,
+                       highest_last: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(values, mask), both (M, ``n_outputs``): each molecule's frequencies sorted ascending in the
     first slots, zeros after them, and mask 1.0 on the real modes, 0.0 on the padding.
+    ``highest_last`` pads at the start instead, so that the last output holds every molecule's ω₁
+    (Module 8, Exercise 2, is graded against this).
 
     The seed's fixed-size output: outputs beyond a molecule's 3N − 6 are padding that a loss must
     ignore (:func:`course.models.weave_training.masked_loss` takes the mask), not zeros to learn.
@@ -132,11 +134,16 @@ def padded_frequencies(freqs: np.ndarray, offsets: np.ndarray,
     >>> mask
     array([[1., 1., 1., 0.],
            [1., 0., 0., 0.]])
+    >>> padded_frequencies(np.array([3756.0, 1595.0, 3657.0, 2000.0]), np.array([0, 3, 4]), 4, highest_last=True)[0]
+    array([[   0., 1595., 3657., 3756.],
+           [   0.,    0.,    0., 2000.]])
     """
     block, local = _blocks(offsets)
     counts = np.diff(np.asarray(offsets, dtype=np.int64))
     if counts.max() > n_outputs:
         raise ValueError(f"a molecule has {counts.max()} modes > n_outputs={n_outputs}")
+    if highest_last:
+        local = local + (n_outputs - counts)[block]
     order = np.lexsort((np.asarray(freqs), block))  # by molecule, then by frequency
     values, mask = np.zeros((len(counts), n_outputs)), np.zeros((len(counts), n_outputs))
     values[block, local] = np.asarray(freqs, dtype=float)[order]
