@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from course.explain.feature_types import TYPES
-from course.explain.type_shares import (Interval, across_models, bootstrap, nonzero_inputs, per_input_shares,
+from course.explain.type_shares import (Interval, across_models, bootstrap, nonzero_inputs, per_input_relevance,
                                         verdict, zero_reference_shares)
 from course.features.graph import ATOM_FEATURES, FEATURE_TYPES, PAIR_FEATURES
 
@@ -61,12 +61,14 @@ def test_verdict_by_hand(ends, expected):
     assert verdict(*(Interval((lo + hi) / 2, lo, hi, 0.95) for lo, hi in ends)) == expected
 
 
-def test_per_input_shares_by_hand():
-    # type 0: relevance 2 + 4 over 3 + 3 inputs = 1 per input; type 1: 1 + 1 over 1 + 0 = 2; type 2: no inputs
+def test_per_input_relevance_by_hand():
+    # type 0: relevance 2 + 4 over 3 + 3 inputs = 1 per input; type 1: 1 + 1 over 1 + 0 = 2; type 2: no inputs;
+    # all inputs: 8 over 7
     absolute = np.array([[2.0, 1.0, 0.0], [4.0, 1.0, 0.0]])
     counts = np.array([[3, 1, 0], [3, 0, 0]])
-    np.testing.assert_allclose(per_input_shares(absolute, counts), [1 / 3, 2 / 3, 0.0])
+    np.testing.assert_allclose(per_input_relevance(absolute, counts), [1 / (8 / 7), 2 / (8 / 7), 0.0])
     np.testing.assert_allclose(zero_reference_shares(absolute), [0.75, 0.25, 0.0])
+    np.testing.assert_allclose(per_input_relevance(1e3 * absolute, counts), per_input_relevance(absolute, counts))
 
 
 def test_nonzero_inputs_by_a_count_over_each_molecules_own_arrays():

@@ -7,8 +7,9 @@ properties. Two readings of the same (M, 12) table of absolute relevance per typ
 * :func:`zero_reference_shares` — "how much of the output does the type carry?" LRP measures every
   input against zero, so a zero input gets nothing and a type with many non-zero inputs (a QM9
   molecule has some 1,500 non-zero graph-distance bits and 18 partial charges) collects much of it.
-* :func:`per_input_shares` — "how much does one input of the type carry?" The type's relevance is
-  divided by its number of non-zero inputs (:func:`nonzero_inputs`), which removes that count.
+* :func:`per_input_relevance` — "how much does one input of the type carry?" The type's relevance
+  is divided by its number of non-zero inputs (:func:`nonzero_inputs`), which removes that count, and
+  read against an average non-zero input.
 
 Either way, a share from a few hundred molecules and one trained model is an estimate. :func:`bootstrap`
 resamples molecules (percentile intervals, seeded); a difference between two properties explained on
@@ -41,19 +42,24 @@ def zero_reference_shares(absolute: np.ndarray) -> np.ndarray:
     return mean / mean.sum()
 
 
-def per_input_shares(absolute: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """(12,) relevance per non-zero input of each type, as parts of their sum: Σ_m R[m, k] / Σ_m n[m, k].
+def per_input_relevance(absolute: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """(12,) relevance per non-zero input of each type, over that of an average non-zero input:
+    (Σ_m R[m, k] / Σ_m n[m, k]) / (Σ_m,k R[m, k] / Σ_m,k n[m, k]).
 
     ``counts`` (M, 12) are the non-zero inputs of each type of each molecule, on the same scale as
-    ``absolute`` (both per atom or both per molecule). A type with no non-zero input in these molecules
-    carries nothing and gets share 0. Example: type 0 gets 4 from 8 inputs, type 1 gets 4 from 2:
+    ``absolute`` (both per atom or both per molecule). 1 means that one input of the type carries as
+    much as an average input; the ratio has no unit, so properties in bohr³ and eV compare. It is not
+    a share of the sum over types, which a type with a handful of non-zero inputs in the whole data set
+    (formal charge in QM9) would swing. A type with no non-zero input here carries nothing and gets 0.
+    Columns may be groups of types (sums of their columns). Example: type 0 gets 6 from 6 inputs,
+    type 1 gets 2 from 1, against 8 from 7 on average:
 
-    >>> per_input_shares(np.array([[3.0, 1.0], [1.0, 3.0]]), np.array([[4, 1], [4, 1]])).tolist()
-    [0.2, 0.8]
+    >>> per_input_relevance(np.array([[2.0, 1.0, 0.0], [4.0, 1.0, 0.0]]), np.array([[3, 1, 0], [3, 0, 0]])).round(3)
+    array([0.875, 1.75 , 0.   ])
     """
     total, inputs = np.asarray(absolute, dtype=float).sum(0), np.asarray(counts, dtype=float).sum(0)
     per_input = np.divide(total, inputs, out=np.zeros_like(total), where=inputs > 0)
-    return per_input / per_input.sum()
+    return per_input / (total.sum() / inputs.sum())
 
 
 def nonzero_inputs(data: WeaveData, rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
