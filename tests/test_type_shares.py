@@ -5,8 +5,8 @@ import pytest
 from scipy import stats
 
 from course.explain.feature_types import TYPES
-from course.explain.type_shares import (Interval, across_models, bootstrap, nonzero_inputs, per_input_relevance,
-                                        verdict, zero_reference_shares)
+from course.explain.type_shares import nonzero_inputs, per_input_relevance, zero_reference_shares
+from course.stats import Interval, across_models, bootstrap, verdict
 from course.features.graph import ATOM_FEATURES, FEATURE_TYPES, PAIR_FEATURES
 
 

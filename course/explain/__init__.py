@@ -33,6 +33,7 @@ _MODULE_OF = {
     **dict.fromkeys(("ShapleyValues", "coalition_values", "coalitions", "exact_shapley", "linear_shapley",
                      "shapley_weights"), "shapley"),
     **dict.fromkeys(("TypeRemoval", "feature_means"), "type_perturbation"),
+    **dict.fromkeys(("nonzero_inputs", "per_input_relevance", "zero_reference_shares"), "type_shares"),
 }
 
 __all__ = sorted(_MODULE_OF)
