@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import stats as scipy_stats
 
 VERDICTS = ("supported", "against", "no detectable difference")
 
@@ -96,7 +96,7 @@ def across_models(estimates: Sequence[float] | np.ndarray, level: float = 0.95) 
     values = np.asarray(estimates, dtype=float)
     if len(values) < 2:
         raise ValueError("an interval across models needs at least two models")
-    mean, half = values.mean(0), stats.t.ppf(0.5 + level / 2, len(values) - 1) * stats.sem(values, axis=0)
+    mean, half = values.mean(0), scipy_stats.t.ppf(0.5 + level / 2, len(values) - 1) * scipy_stats.sem(values, axis=0)
     return Interval(mean, mean - half, mean + half, level)
 
 

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from course.models.weave import WeaveModel
 from course.models.weave_data import Capacity, WeaveData, pack
+from course.stats import masked_mae
 
 #: property name -> (WeaveData target column, unit)
 PROPERTIES = {"alpha": ("alpha_bohr3", "bohr³"), "zpve": ("zpve_eV", "eV")}
@@ -372,6 +373,6 @@ def evaluate(model: WeaveModel, data: WeaveData, rows: Sequence[int], column: st
     rows = np.asarray(rows, dtype=np.int64)
     predicted = predict(model, data, rows, capacity)
     if isinstance(column, SetTarget):
-        weights = column.weights[rows]
-        return float((np.abs(predicted - column.values[rows]) * weights).sum() / weights.sum())
+        true = column.values[rows]
+        return masked_mae(true, np.reshape(predicted, true.shape), column.weights[rows])
     return float(np.mean(np.abs(predicted - data.targets[column][rows])))
