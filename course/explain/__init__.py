@@ -30,6 +30,7 @@ _MODULE_OF = {
                      "removal_steps"), "perturbation"),
     **dict.fromkeys(("AlphaBeta", "Epsilon", "Flat", "Gamma", "LRP0", "Rule", "Term", "WSquare", "ZBox", "ZPlus"),
                     "rules"),
+    **dict.fromkeys(("autocorrelation", "centred_relu_network"), "shattering"),
     **dict.fromkeys(("ShapleyValues", "coalition_values", "coalitions", "exact_shapley", "linear_shapley",
                      "shapley_weights"), "shapley"),
     **dict.fromkeys(("TypeRemoval", "feature_means"), "type_perturbation"),
