@@ -46,3 +46,17 @@ def test_completeness_gap_is_start_minus_attributed_and_absorbed_by_hand():
     np.testing.assert_allclose(lrp.completeness_gap(), [4 - 3 - 0.75, 1 - 1 - 0.5])
     shapley = ShapleyValues(values=np.array([[1.0, -2.0]]), base=np.array([3.0]), prediction=np.array([2.5]))
     np.testing.assert_allclose(shapley.completeness_gap(), [2.5 - (-1.0 + 3.0)])
+
+
+def test_every_explanation_defaults_to_the_first_start_of_its_kind():
+    import inspect
+
+    from course.explain import (TypeRemoval, explain, explain_rows, explain_weave, gradient, gradient_times_input,
+                                integrated_gradients)
+    from course.explain.network import STARTS
+
+    kinds = {"dense": (explain, gradient, gradient_times_input, integrated_gradients),
+             "weave": (explain_weave, explain_rows, TypeRemoval)}
+    for kind, functions in kinds.items():
+        for function in functions:
+            assert inspect.signature(function).parameters["start"].default == STARTS[kind][0], function.__name__

@@ -137,6 +137,13 @@ def test_exclusions_reported_with_reasons(subset):
         data.mol(6)
 
 
+def test_usable_of_drops_the_excluded_molecules_and_keeps_the_order(subset):
+    _, data = subset
+    asked = np.array([8, 7, 1, 6, 3])
+    assert data.usable_of(asked).tolist() == [8, 1, 3]          # 6 and 7 are the subset's exclusions
+    assert data.usable_of(np.array([], dtype=np.int64)).tolist() == []
+
+
 def test_mol_keeps_file_order_and_matches_smiles(subset):
     _, data = subset
     for idx in data.table.index[data.usable]:

@@ -227,6 +227,16 @@ class QM9:
             raise ValueError(f"fold must be 0..{int(fold.max())}, got {k}")
         return index[fold == k]
 
+    def usable_of(self, indices: np.ndarray) -> np.ndarray:
+        """The usable molecules among the QM9 ``indices``, in their order: the filter that models
+        built on RDKit molecules need (excluded molecules have none). Example::
+
+            train, test = data.split(test_fold=0)
+            usable_train = data.usable_of(train)
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        return indices[self.usable.loc[indices].to_numpy()]
+
     def split(self, test_fold: int = 0, usable_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(train, test) QM9 indices: fold ``test_fold`` is the test set, the other nine train.
 

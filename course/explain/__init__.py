@@ -6,6 +6,17 @@ loaded on first use (PEP 562), so ``import course.explain`` does not import Kera
 >>> import course.explain
 >>> "Epsilon" in course.explain.__all__ and "Epsilon" in dir(course.explain)
 True
+
+Words used the same way in every module:
+
+* **start** — the value an explanation explains (``course.explain.network.STARTS``): ``"logit"`` or
+  ``"output"`` of a dense network, ``"output"`` or ``"network"`` of a weave model; the first is the default.
+* **relevance** — an input's share of the start value (LRP, Shapley values, integrated gradients).
+* **absorbed** — what biases and LRP-ε's stabilizer take, so that it reaches no input.
+* **completeness gap** — start − (relevance of all inputs + absorbed), 0 up to round-off for an exact
+  method: ``Attribution.completeness_gap()``.
+* **rows** vs **QM9 indices** — positions in a ``WeaveData`` (``data.rows(qm9_indices)``) against QM9's
+  own molecule numbers; functions say which they take.
 """
 from __future__ import annotations
 

@@ -27,11 +27,9 @@ from keras import ops
 from course.explain.attribution import AbsorbedShares
 from course.explain.backward import linear_relevance
 from course.explain.composites import Composite, as_composite
+from course.explain.network import check_start
 from course.explain.rules import Rule
 from course.models.weave import WeaveLayer, WeaveModel
-
-STARTS = ("output", "network")
-
 
 @dataclass
 class WeaveRelevance(AbsorbedShares):
@@ -158,8 +156,7 @@ def explain_weave(model: WeaveModel, inputs: dict[str, np.ndarray], rule: Rule |
     (``bias["target_scale/offset"]``) and s·net goes into the network. The K Gaussian channels of
     a distance (``distance_channels``) are summed onto the spatial distance they are functions of.
     """
-    if start not in STARTS:
-        raise ValueError(f"start must be one of {STARTS}, not {start!r}")
+    check_start(start, "weave")
     if model.readout.mode != "sum":
         raise ValueError(f"LRP through the {model.readout.mode!r} readout is not implemented: its Gaussian "
                          "memberships are not a weighted sum; explain a model with readout='sum'")

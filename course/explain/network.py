@@ -12,7 +12,24 @@ import keras
 import numpy as np
 from keras import ops
 
-STARTS = ("logit", "output")
+#: What an explanation starts from, by kind of model: one vocabulary, and the first value of each
+#: kind is its default. ``"output"``: the model's output, for every model. ``"logit"``: the
+#: pre-activation of a dense network's last layer (the default there: a classifier's sigmoid
+#: saturates, its logit does not). ``"network"``: the learned part s·net of a weave model's
+#: prediction, without its per-atom baseline (``course.explain.lrp_weave``).
+STARTS = {"dense": ("logit", "output"), "weave": ("output", "network")}
+
+
+def check_start(start: str, kind: str) -> None:
+    """A clear error unless ``start`` is one of :data:`STARTS` for models of ``kind``.
+
+    >>> check_start("network", "dense")
+    Traceback (most recent call last):
+    ...
+    ValueError: start must be one of ('logit', 'output') for a dense network, got 'network'
+    """
+    if start not in STARTS[kind]:
+        raise ValueError(f"start must be one of {STARTS[kind]} for a {kind} network, got {start!r}")
 
 
 def layer_chain(model: keras.Model) -> list[keras.layers.Layer]:
@@ -61,8 +78,7 @@ def pre_activation(layer: keras.layers.Layer, a: Any) -> Any:
 
 def forward(layers: list[keras.layers.Layer], X: Any, start: str) -> tuple[list[Any], Any]:
     """The input of every layer and the start values: the last layer's pre-activation (``"logit"``) or output."""
-    if start not in STARTS:
-        raise ValueError(f"start must be one of {STARTS}, got {start!r}")
+    check_start(start, "dense")
     inputs = [X]
     for layer in layers[:-1]:
         inputs.append(layer(inputs[-1], training=False))

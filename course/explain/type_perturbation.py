@@ -19,7 +19,8 @@ import numpy as np
 from keras import ops
 
 from course.explain.feature_types import ATOM_TYPE_MEMBERSHIP, PAIR_TYPE_MEMBERSHIP, TYPES, sum_per_type
-from course.explain.lrp_weave import STARTS, explained_value
+from course.explain.lrp_weave import explained_value
+from course.explain.network import check_start
 from course.models.autodiff import gradients
 from course.models.weave import WeaveModel
 from course.models.weave_data import WeaveData
@@ -52,9 +53,8 @@ class TypeRemoval:
     """
 
     def __init__(self, model: WeaveModel, data: WeaveData, rows: np.ndarray, means: tuple[np.ndarray, np.ndarray],
-                 start: str = "network", batch_size: int = 128) -> None:
-        if start not in STARTS:
-            raise ValueError(f"start must be one of {STARTS}, not {start!r}")
+                 start: str = "output", batch_size: int = 128) -> None:
+        check_start(start, "weave")
         rows = np.asarray(rows, dtype=np.int64)
         if not len(rows):
             raise ValueError("no molecules to perturb")

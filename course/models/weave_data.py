@@ -266,6 +266,17 @@ class WeaveData:
                        pair_features=tuple(str(s) for s in f["pair_features"]))
 
     @classmethod
+    def for_molecules(cls, data: QM9, qm9_indices: np.ndarray) -> WeaveData:
+        """The weave inputs of the QM9 molecules ``qm9_indices``, read from the cached MG features:
+        what a notebook calls to get its molecules. Example (``data = qm9.load()``)::
+
+            weave_data = WeaveData.for_molecules(data, data.fold(0)[:100])
+        """
+        from course.features import qm9_graphs
+
+        return cls.from_qm9(qm9_graphs.for_indices(data, qm9_indices), data, qm9_indices)
+
+    @classmethod
     def from_qm9(cls, graphs: QM9Graphs, data: QM9, qm9_indices: np.ndarray | None = None) -> WeaveData:
         """Repack the cached MG features of ``qm9_indices`` (default: all usable molecules).
 

@@ -55,13 +55,15 @@ class Prediction:
                 f"test MAE {m['test_mae']:.3g} {self.unit})" + "".join(f"\n  warning: {w}" for w in self.warnings))
 
 
-def model_record(prop: str, weights_dir: Path | None = None, *, prefer: str | None = None) -> Path:
+def model_record(prop: str, weights_dir: Path | None = None, *, prefer: str | None = None,
+                 fold: int | None = None) -> Path:
     """The training record (``.json``) of a committed model for ``prop``: in ``weights_dir``, else in
     the course being run (``repo_root()``), else in the checkout this package came from (a scratch
     course of grading or of the tests holds source/ only).
 
     The model of budget ``prefer`` (default: the active budget) is taken when there is one, else
-    the other budget's. Example: ``model_record("alpha", prefer="full")`` is the best α model."""
+    the other budget's; of test fold ``fold``, or of the lowest fold there is. Example:
+    ``model_record("alpha", prefer="full")`` is the best α model."""
     prefer = prefer or budget.current()
     if prefer not in budget.BUDGETS:
         raise ValueError(f"prefer must be one of {budget.BUDGETS}, got {prefer!r}")
@@ -70,10 +72,10 @@ def model_record(prop: str, weights_dir: Path | None = None, *, prefer: str | No
                                                                      INSTALLED_CHECKOUT / WEIGHTS_DIR]))
     for folder in folders:
         for which in order:
-            found = sorted(folder.glob(f"weave_{prop}_fold*_{which}.json"))
+            found = sorted(folder.glob(f"weave_{prop}_fold{'*' if fold is None else fold}_{which}.json"))
             if found:
                 return found[0]
-    raise CourseError(f"no trained weave model for {prop!r} in {' or '.join(map(str, folders))}; "
+    raise CourseError(f"no trained weave model for {prop!r}{'' if fold is None else f' of fold {fold}'} in {' or '.join(map(str, folders))}; "
                       "train one with `course train`")
 
 
@@ -89,6 +91,15 @@ def load_model(record_path: Path):
         raise CourseError(f"{record_path} has no weights file {weights.name} beside it")
     model.load_weights(weights)
     return model, record
+
+
+def load_committed(prop: str, weights_dir: Path | None = None, *, prefer: str | None = None,
+                   fold: int | None = None):
+    """(model, training record) of the committed model :func:`model_record` finds. Example::
+
+        model, record = load_committed("alpha")        # the active budget's model, else the other's
+    """
+    return load_model(model_record(prop, weights_dir, prefer=prefer, fold=fold))
 
 
 def predict_xyz(path: str | Path, properties: tuple[str, ...] = ("alpha", "zpve"),
@@ -108,7 +119,7 @@ def predict_xyz(path: str | Path, properties: tuple[str, ...] = ("alpha", "zpve"
     warnings = tuple(domain_warnings(list(structure.elements)))
     predictions = []
     for prop in properties:
-        model, record = load_model(model_record(prop, weights_dir, prefer="full"))
+        model, record = load_committed(prop, weights_dir, prefer="full")
         value = float(np.asarray(model(inputs)).ravel()[0])
         predictions.append(Prediction(prop, value, record["unit"], record, warnings))
     return predictions
