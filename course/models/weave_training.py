@@ -4,23 +4,14 @@ Batches are built on the fly from the compact store in the sparse layout (real a
 only, packed to one fixed :class:`~course.models.weave_data.Capacity`, so the XLA-compiled train
 step compiles once). Targets are standardised inside the model
 (:class:`~course.models.weave.TargetScale`: a least-squares "bag of atom features" baseline plus
-the spread of its residual). Training is Adam on a cosine-decayed learning rate, one
-``train_on_batch`` per batch, with the best validation weights kept (early stopping).
-
-Training survives interruption: with ``state=PATH`` everything it needs (weights, optimizer
-moments and step, epoch and position inside it, best weights, validation history, elapsed time)
-is written to one small ``.npz`` after every epoch and every few minutes, and a later call with the
-same arguments, on any machine, continues from it exactly: the shuffle of epoch e is drawn from
-(seed, e) alone and the learning rate is a function of the optimizer step. ``max_minutes`` ends a
-stretch. No RDKit, pandas or
-TensorFlow here: this runs on a JAX-only machine too.
+the spread of its residual). The loop itself (Adam on a cosine-decayed learning rate, early
+stopping, and the state that lets a run stopped at any point continue exactly, ``state=PATH`` and
+``max_minutes``) is :func:`course.models.resumable.fit_resumable`; :class:`WeaveBatches` is what
+it needs to know about weave batches. No RDKit, pandas or TensorFlow here: this runs on a JAX-only
+machine too.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,32 +19,14 @@ from pathlib import Path
 import keras
 import numpy as np
 from keras import ops
-from tqdm.auto import tqdm
 
+from course.models.resumable import TrainConfig, fingerprint, fit_resumable
 from course.models.weave import WeaveModel
 from course.models.weave_data import Capacity, WeaveData, pack
 from course.stats import masked_mae
 
 #: property name -> (WeaveData target column, unit)
 PROPERTIES = {"alpha": ("alpha_bohr3", "bohr³"), "zpve": ("zpve_eV", "eV")}
-#: Format of the resumable training state; a state of another format is refused, not misread.
-STATE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train. ``batch_size`` is the molecule capacity of a batch (see
-    :meth:`Capacity.for_batches_of`); ``patience`` counts epochs without a better validation MAE."""
-
-    epochs: int = 100
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    final_lr_fraction: float = 0.01
-    patience: int = 30
-    loss: str = "mae"
-    seed: int = 0
-
-
 def split_molecules(train_pool: np.ndarray, test_pool: np.ndarray, n_train: int | None, n_val: int,
                     n_test: int | None, seed: int) -> dict[str, np.ndarray]:
     """Sorted QM9 indices of the training, validation and test molecules of one fold, drawn with
@@ -156,82 +129,27 @@ def masked_loss(kind: str, scale: float):
     return loss
 
 
-def _epoch_order(rows: np.ndarray, seed: int, epoch: int) -> np.ndarray:
-    """The training molecules of ``epoch`` in the order they are batched: from (seed, epoch) only."""
-    return rows[np.random.default_rng([seed, epoch]).permutation(len(rows))]
+class WeaveBatches:
+    """Sparse weave batches of one fixed :class:`Capacity` (one XLA compilation), for
+    :func:`~course.models.resumable.fit_resumable`: targets ``y`` (molecules, n) with ``weights``
+    (1 real, 0 padding; all real for a scalar property) as :func:`masked_loss` reads them."""
 
+    def __init__(self, data: WeaveData, y: np.ndarray, weights: np.ndarray | None, capacity: Capacity,
+                 column: str | SetTarget):
+        self.data, self.y, self.weights, self.capacity, self.column = data, y, weights, capacity, column
 
-def fingerprint(*arrays: np.ndarray) -> str:
-    """A short hash of index arrays: a resumed run must train on the same molecules."""
-    digest = hashlib.sha256()
-    for array in arrays:
-        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
-    return digest.hexdigest()[:16]
+    def epoch(self, order: np.ndarray) -> list[np.ndarray]:
+        return pack(self.data.n_atoms[order], self.capacity)
 
+    def step(self, picked: np.ndarray) -> tuple[dict, np.ndarray]:
+        n_outputs = self.y.shape[1]
+        target = np.zeros((self.capacity.molecules, 2 * n_outputs), np.float32)
+        target[:len(picked), :n_outputs] = self.y[picked]
+        target[:len(picked), n_outputs:] = 1.0 if self.weights is None else self.weights[picked]
+        return self.data.sparse(picked, self.capacity), target
 
-@dataclass
-class TrainingState:
-    """What a run needs to continue exactly: see the module docstring. ``history`` has one row
-    per epoch; ``best`` the weights of the best validation MAE so far."""
-
-    epoch: int
-    history: list[dict]
-    best_val_mae: float
-    best_epoch: int
-    wait: int
-    train_seconds: float
-    batch: int  # batches of the current epoch done (a stretch may stop inside an epoch)
-    epoch_loss: float  # Σ loss × molecules over those batches
-    epoch_molecules: int
-    epoch_seconds: float
-    weights: list[np.ndarray]
-    optimizer: list[np.ndarray]
-    best: list[np.ndarray]
-    identity: dict
-
-    def save(self, path: str | Path) -> None:
-        """Write atomically (a run killed while saving keeps its previous state)."""
-        path = Path(path)
-        meta = {k: v for k, v in asdict(self).items() if k not in ("weights", "optimizer", "best")}
-        arrays = {f"{group}/{k:03d}": a for group in ("weights", "optimizer", "best")
-                  for k, a in enumerate(getattr(self, group))}
-        partial = path.with_name(path.name + ".partial.npz")
-        np.savez_compressed(partial, meta=json.dumps({"version": STATE_VERSION, **meta}), **arrays)
-        partial.replace(path)
-
-    @classmethod
-    def load(cls, path: str | Path, identity: dict) -> TrainingState:
-        """The state in ``path``; ``ValueError`` naming the file if it belongs to another run."""
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["meta"]))
-            groups = {g: [f[k] for k in sorted(f.files) if k.startswith(g + "/")] for g in ("weights", "optimizer", "best")}
-        if meta.pop("version") != STATE_VERSION:
-            raise ValueError(f"{path}: training state of another format version; delete it to start afresh")
-        if meta["identity"] != identity:
-            differs = sorted(k for k in set(identity) | set(meta["identity"]) if identity.get(k) != meta["identity"].get(k))
-            raise ValueError(f"{path} is the state of another run ({', '.join(differs)} differ); "
-                             "delete it or use the same settings")
-        return cls(**meta, **groups)
-
-
-def _variables(model: WeaveModel) -> tuple[list, list]:
-    optimizer = model.optimizer
-    if not optimizer.built:
-        optimizer.build(model.trainable_variables)
-    return model.weights, optimizer.variables
-
-
-def _restore(model: WeaveModel, state: TrainingState) -> None:
-    weights, optimizer = _variables(model)
-    for group, variables, arrays in (("weights", weights, state.weights), ("optimizer", optimizer, state.optimizer)):
-        if [tuple(v.shape) for v in variables] != [a.shape for a in arrays]:
-            raise ValueError(f"the saved {group} do not fit this model")
-        for variable, array in zip(variables, arrays):
-            variable.assign(array)
-
-
-def _snapshot(variables: list) -> list[np.ndarray]:
-    return [np.array(ops.convert_to_numpy(v)) for v in variables]
+    def validate(self, model: keras.Model, rows: np.ndarray) -> float:
+        return evaluate(model, self.data, rows, self.column, self.capacity)
 
 
 def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: np.ndarray, column: str | SetTarget,
@@ -264,92 +182,17 @@ def train(model: WeaveModel, data: WeaveData, train_rows: np.ndarray, val_rows: 
         y, y_weights = data.targets[column][:, None], None
         reference, offset, scale = fit_reference(data, train_rows, y[train_rows, 0])
         named = {"column": column}
-    n_outputs = y.shape[1]
     model.target_scale.set_reference(reference, offset, scale)
     capacity = Capacity.for_batches_of(config.batch_size, data.n_atoms[train_rows])
-    steps = math.ceil(len(train_rows) / config.batch_size)
-    rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * steps,
-                                                  alpha=config.final_lr_fraction)
-    # XLA: Keras's "auto" leaves TensorFlow on a CPU uncompiled, 3-4x slower for this model.
-    model.compile(optimizer=keras.optimizers.Adam(rate), loss=masked_loss(config.loss, scale),
-                  jit_compile=keras.backend.backend() != "torch")
     identity = {**named, "config": asdict(config), "model": model.config,
                 "molecules": fingerprint(data.qm9_index[train_rows], data.qm9_index[val_rows])}
-    if state is not None and Path(state).is_file():
-        run = TrainingState.load(state, identity)
-        _restore(model, run)
-    else:
-        run = TrainingState(epoch=0, history=[], best_val_mae=math.inf, best_epoch=0, wait=0, train_seconds=0.0,
-                            batch=0, epoch_loss=0.0, epoch_molecules=0, epoch_seconds=0.0,
-                            weights=[], optimizer=[], best=_snapshot(model.weights), identity=identity)
-
-    def save() -> None:
-        if state is not None:
-            weights, optimizer = _variables(model)
-            run.weights, run.optimizer = _snapshot(weights), _snapshot(optimizer)
-            run.save(state)
-            run.weights = run.optimizer = []
-
-    started = saved = time.perf_counter()
-    finished = run.epoch >= config.epochs or run.wait >= config.patience
-    out_of_time = False
-    while not (finished or out_of_time):
-        order = _epoch_order(train_rows, config.seed, run.epoch)
-        batches = pack(data.n_atoms[order], capacity)
-        for batch in tqdm(batches[run.batch:], desc=f"epoch {run.epoch + 1}/{config.epochs}", unit="batch",
-                          leave=False, disable=not progress, initial=run.batch, total=len(batches)):
-            step_started = time.perf_counter()
-            picked = order[batch]
-            x = data.sparse(picked, capacity)
-            target = np.zeros((capacity.molecules, 2 * n_outputs), np.float32)
-            target[:len(picked), :n_outputs] = y[picked]
-            target[:len(picked), n_outputs:] = 1.0 if y_weights is None else y_weights[picked]
-            run.epoch_loss += float(model.train_on_batch(x, target)) * len(picked)
-            run.epoch_molecules += len(picked)
-            run.batch += 1
-            now = time.perf_counter()
-            run.epoch_seconds += now - step_started
-            # Stop as soon as the stretch's budget is spent (after one batch at least), and save
-            # every few minutes, so that no stretch's work is lost when it is killed.
-            out_of_time = max_minutes is not None and now - started > 60 * max_minutes
-            if out_of_time or now - saved > 60 * save_minutes:
-                save()
-                saved = now
-            if out_of_time:
-                break
-        if run.batch < len(batches):
-            break
-        epoch_started = time.perf_counter()
-        val_mae = evaluate(model, data, val_rows, column, capacity)
-        seconds = run.epoch_seconds + time.perf_counter() - epoch_started
-        loss = run.epoch_loss / run.epoch_molecules
-        run.epoch += 1
-        run.train_seconds += seconds
-        row = {"epoch": run.epoch, "loss": loss, "mae": loss * scale if config.loss == "mae" else None,
-               "val_mae": val_mae, "lr": float(ops.convert_to_numpy(model.optimizer.learning_rate)),
-               "seconds": round(seconds, 2)}
-        run.history.append(row)
-        run.batch, run.epoch_loss, run.epoch_molecules, run.epoch_seconds = 0, 0.0, 0, 0.0
-        if val_mae < run.best_val_mae:
-            run.best_val_mae, run.best_epoch, run.wait = val_mae, run.epoch, 0
-            run.best = _snapshot(model.weights)
-            if checkpoint is not None:
-                model.save_weights(str(checkpoint))
-        else:
-            run.wait += 1
-        finished = run.epoch >= config.epochs or run.wait >= config.patience
-        save()
-        saved = time.perf_counter()
-        if log:
-            print(f"epoch {run.epoch}/{config.epochs}: loss {loss:.4g}, val_mae {val_mae:.4g}, lr {row['lr']:.3g}, "
-                  f"{seconds:.0f} s ({run.train_seconds / 3600:.2f} h in all)", flush=True)
-    if finished:
-        model.set_weights(run.best)
-    return {"config": asdict(config), "reference": {"coefficients": reference.tolist(), "offset": offset,
-                                                    "residual_std": scale},
-            "capacity": asdict(capacity), "curve": run.history, "epochs_run": run.epoch, "best_epoch": run.best_epoch,
-            "best_val_mae": run.best_val_mae, "finished": finished, "train_seconds": round(run.train_seconds, 1),
-            "seconds_per_epoch": round(float(np.median([r["seconds"] for r in run.history])), 2) if run.history else None}
+    result = fit_resumable(model, WeaveBatches(data, y, y_weights, capacity, column), train_rows, val_rows, config,
+                           masked_loss(config.loss, scale), identity, error_scale=scale, checkpoint=checkpoint,
+                           state=state, max_minutes=max_minutes, save_minutes=save_minutes, progress=progress,
+                           log=log)
+    return {"config": result.pop("config"), "reference": {"coefficients": reference.tolist(), "offset": offset,
+                                                          "residual_std": scale},
+            "capacity": asdict(capacity), **result}
 
 
 def predict(model: WeaveModel, data: WeaveData, rows: Sequence[int], capacity: Capacity | None = None) -> np.ndarray:
