@@ -65,6 +65,40 @@ class Batches(Protocol):
         """The validation error (in the property's units) of ``model`` on ``rows``."""
 
 
+class ArrayBatches:
+    """Batches of ``batch_size`` consecutive rows of fixed-length arrays: ``inputs`` (one array, or a
+    dict of arrays with the molecules first, e.g. the DTNN's padded ``Z``, ``xyz``, ``atom_mask``)
+    and ``targets``; ``error(model, rows)`` is the validation error. For models whose inputs are
+    already dense arrays (the DTNN, the autoencoder, dense property models).
+
+    >>> b = ArrayBatches(np.zeros((5, 2)), np.zeros(5), 2, error=lambda model, rows: 0.0)
+    >>> [g.tolist() for g in b.epoch(np.array([4, 0, 3, 1, 2]))]
+    [[0, 1], [2, 3], [4]]
+    """
+
+    def __init__(self, inputs: np.ndarray | dict[str, np.ndarray], targets: np.ndarray, batch_size: int,
+                 error: Callable[[keras.Model, np.ndarray], float]):
+        n = len(targets)
+        arrays = inputs.values() if isinstance(inputs, dict) else [inputs]
+        if any(len(a) != n for a in arrays):
+            raise ValueError(f"inputs and targets must have one row per molecule ({n} targets)")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive number of molecules, got {batch_size}")
+        self.inputs, self.targets, self.batch_size, self.error = inputs, targets, batch_size, error
+
+    def epoch(self, order: np.ndarray) -> list[np.ndarray]:
+        return [np.arange(start, min(start + self.batch_size, len(order)))
+                for start in range(0, len(order), self.batch_size)]
+
+    def step(self, picked: np.ndarray) -> tuple[Any, np.ndarray]:
+        x = ({k: v[picked] for k, v in self.inputs.items()} if isinstance(self.inputs, dict)
+             else self.inputs[picked])
+        return x, self.targets[picked]
+
+    def validate(self, model: keras.Model, rows: np.ndarray) -> float:
+        return float(self.error(model, rows))
+
+
 def epoch_order(rows: np.ndarray, seed: int, epoch: int) -> np.ndarray:
     """The training rows of ``epoch`` in the order they are batched: from (seed, epoch) only.
 
