@@ -25,6 +25,10 @@ class CMBDataset:
     ``label`` is 0 for LCDM and 1 for an alternative; ``class_names[class_id]`` names the
     model ("lcdm", "dark_energy", "primordial"). ``params`` is a structured array with the
     cosmological parameters of each spectrum (H0, ombh2, omch2, As, ns, tau, w0, wa, nrun, r).
+
+    >>> data = load()
+    >>> data.D_ell.shape[1] == data.D_ell_EE.shape[1] == len(data.ell), data.class_names
+    (True, ('lcdm', 'dark_energy', 'primordial'))
     """
 
     ell: np.ndarray  # (n_bins,) bin centres
@@ -37,7 +41,12 @@ class CMBDataset:
     metadata: dict
 
     def features(self, spectra: tuple[str, ...] = ("TT", "EE")) -> np.ndarray:
-        """Design matrix: the requested spectra's bins side by side (TT then EE by default)."""
+        """Design matrix: the requested spectra's bins side by side (TT then EE by default).
+
+        >>> data = load()
+        >>> data.features().shape[1] == 2 * len(data.ell), data.features(("EE",)).shape[1] == len(data.ell)
+        (True, True)
+        """
         blocks = {"TT": self.D_ell, "EE": self.D_ell_EE}
         unknown = set(spectra) - set(blocks)
         if unknown:
@@ -46,12 +55,26 @@ class CMBDataset:
 
     @property
     def class_labels(self) -> np.ndarray:
-        """Class name of every spectrum."""
+        """Class name of every spectrum (``labels`` only says LCDM or not).
+
+        >>> data = load()
+        >>> data.class_labels[:4].tolist(), data.labels[:4].tolist()
+        (['lcdm', 'dark_energy', 'lcdm', 'primordial'], [0, 1, 0, 1])
+        """
         return np.asarray(self.class_names)[self.class_id]
 
 
 def load(path: str | Path | None = None) -> CMBDataset:
-    """Load the shipped CMB data set (or the ``.npz`` at ``path``), checking it is complete."""
+    """Load the shipped CMB data set (or the ``.npz`` at ``path``), checking it is complete.
+
+    >>> data = load()
+    >>> len(data.labels) == len(data.D_ell) == len(data.params), data.params.dtype.names[:3]
+    (True, ('H0', 'ombh2', 'omch2'))
+    >>> load("no-such-file.npz")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: CMB data file no-such-file.npz not found; ...
+    """
     path = Path(path) if path is not None else DEFAULT_PATH
     if not path.is_file():
         raise FileNotFoundError(

@@ -70,17 +70,32 @@ PARAM_NAMES = ("H0", "ombh2", "omch2", "As", "ns", "tau", "w0", "wa", "nrun", "r
 
 
 def spectrum_rng(seed: int, index: int) -> np.random.Generator:
-    """Random generator of spectrum ``index``: independent of all others, so subsets regenerate."""
+    """Random generator of spectrum ``index``: independent of all others, so subsets regenerate.
+
+    >>> spectrum_rng(1, 7).random() == spectrum_rng(1, 7).random() != spectrum_rng(1, 8).random()
+    True
+    """
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
 
 
 def class_of(index: int) -> int:
-    """Class id (index into CLASS_NAMES) of spectrum ``index``; fixed by the index alone."""
+    """Class id (index into CLASS_NAMES) of spectrum ``index``; fixed by the index alone.
+
+    >>> [CLASS_NAMES[class_of(i)] for i in range(4)]
+    ['lcdm', 'dark_energy', 'lcdm', 'primordial']
+    """
     return CLASS_CYCLE[index % len(CLASS_CYCLE)]
 
 
 def draw_parameters(rng: np.random.Generator, class_id: int) -> dict[str, float]:
-    """Cosmological parameters of one spectrum: LCDM scatter plus the class's extra physics."""
+    """Cosmological parameters of one spectrum: LCDM scatter plus the class's extra physics.
+
+    >>> lcdm = draw_parameters(spectrum_rng(0, 0), 0)
+    >>> (lcdm["w0"], lcdm["wa"], lcdm["nrun"], lcdm["r"]), tuple(lcdm) == PARAM_NAMES
+    ((-1.0, 0.0, 0.0, 0.0), True)
+    >>> draw_parameters(spectrum_rng(0, 1), 1)["w0"] != -1.0
+    True
+    """
     p = {name: rng.normal(mu, SIGMA_SCALE * sd) for name, (mu, sd) in PLANCK_2018.items()}
     p["As"] = float(np.exp(p.pop("ln10As")) * 1e-10)
     p["tau"] = max(p["tau"], 0.01)  # a 3-sigma scatter can reach unphysical tau <= 0
@@ -95,7 +110,13 @@ def draw_parameters(rng: np.random.Generator, class_id: int) -> dict[str, float]
 
 
 def camb_dls(params: dict[str, float]) -> np.ndarray:
-    """Lensed total D_ell [muK^2] for ell = 0..ELL_MAX, columns TT, EE, BB, TE (CAMB order)."""
+    """Lensed total D_ell [muK^2] for ell = 0..ELL_MAX, columns TT, EE, BB, TE (CAMB order).
+
+    Needs CAMB and takes seconds, so the example is not run::
+
+        dls = camb_dls(draw_parameters(spectrum_rng(DEFAULT_SEED, 0), 0))
+        dls.shape  # (ELL_MAX + 1, 4)
+    """
     import camb
 
     cp = camb.CAMBparams()
@@ -115,7 +136,12 @@ def camb_dls(params: dict[str, float]) -> np.ndarray:
 
 
 def bin_matrix() -> np.ndarray:
-    """(N_BINS, ELL_MAX+1) matrix averaging D_ell uniformly over each bin's multipoles."""
+    """(N_BINS, ELL_MAX+1) matrix averaging D_ell uniformly over each bin's multipoles.
+
+    >>> w = bin_matrix()
+    >>> w.shape == (N_BINS, ELL_MAX + 1), bool(np.allclose(w.sum(axis=1), 1)), int(w[:, :ELL_MIN].sum())
+    (True, True, 0)
+    """
     w = np.zeros((N_BINS, ELL_MAX + 1))
     for b in range(N_BINS):
         lo = ELL_MIN + b * BIN_WIDTH
@@ -124,7 +150,11 @@ def bin_matrix() -> np.ndarray:
 
 
 def ell_centres() -> np.ndarray:
-    """Mean multipole of each bin."""
+    """Mean multipole of each bin: the x axis of the binned spectra.
+
+    >>> ell_centres()[:3].tolist(), float(ell_centres()[-1])
+    ([14.0, 39.0, 64.0], 1989.0)
+    """
     return bin_matrix() @ np.arange(ELL_MAX + 1, dtype=float)
 
 
@@ -134,6 +164,14 @@ def binned_cosmic_variance(dls: np.ndarray) -> np.ndarray:
     Full sky, per multipole the 2l+1 a_lm give Var(D_l^XX) = 2/(2l+1) (D_l^XX)^2 and
     Cov(D_l^TT, D_l^EE) = 2/(2l+1) (D_l^TE)^2; different l are independent. A bin is the plain
     mean over its N_b multipoles, so its covariance is sum_l 2/(2l+1) D_l D_l / N_b^2.
+
+    Flat spectra D_l = 1 with no TE correlation: the first bin's TT variance by hand.
+
+    >>> dls = np.zeros((ELL_MAX + 1, 4)); dls[:, :2] = 1.0
+    >>> cov = binned_cosmic_variance(dls)
+    >>> ell = np.arange(ELL_MIN, ELL_MIN + BIN_WIDTH)
+    >>> bool(np.isclose(cov[0, 0, 0], np.sum(2 / (2 * ell + 1)) / BIN_WIDTH**2)), float(cov[0, 0, 1])
+    (True, 0.0)
     """
     ell = np.arange(ELL_MAX + 1, dtype=float)
     g = np.zeros_like(ell)
@@ -148,7 +186,13 @@ def binned_cosmic_variance(dls: np.ndarray) -> np.ndarray:
 
 
 def noisy_binned(dls: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Binned TT and EE band powers (2, N_BINS) with one Gaussian cosmic-variance draw."""
+    """Binned TT and EE band powers (2, N_BINS) with one Gaussian cosmic-variance draw.
+
+    >>> dls = np.zeros((ELL_MAX + 1, 4)); dls[:, :2] = 100.0
+    >>> binned = noisy_binned(dls, np.random.default_rng(0))
+    >>> binned.shape == (2, N_BINS), bool(np.abs(binned - 100).max() < 100)
+    (True, True)
+    """
     mean = bin_matrix() @ dls[:, [0, 1]]  # (N_BINS, 2)
     chol = np.linalg.cholesky(binned_cosmic_variance(dls))
     noise = np.einsum("bij,bj->bi", chol, rng.standard_normal((N_BINS, 2)))
@@ -156,7 +200,13 @@ def noisy_binned(dls: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def make_spectrum(seed: int, index: int) -> tuple[dict[str, float], np.ndarray]:
-    """Parameters and noisy binned (TT, EE) band powers of spectrum ``index``."""
+    """Parameters and noisy binned (TT, EE) band powers of spectrum ``index``.
+
+    Needs CAMB (seconds per spectrum), so the example is not run::
+
+        params, spectrum = make_spectrum(DEFAULT_SEED, 3)  # a "primordial" spectrum
+        spectrum.shape  # (2, N_BINS)
+    """
     rng = spectrum_rng(seed, index)
     params = draw_parameters(rng, class_of(index))
     return params, noisy_binned(camb_dls(params), rng)
@@ -173,7 +223,22 @@ def _job(args: tuple[int, int]) -> tuple[dict[str, float], np.ndarray]:
 
 
 def save(path: Path, rows: list[tuple[dict[str, float], np.ndarray]], meta: dict) -> None:
-    """Write the spectra made so far (an exact prefix of the requested set) atomically."""
+    """Write the spectra made so far (an exact prefix of the requested set) atomically.
+
+    The file is what :func:`course.data.cmb.load` reads, and :func:`existing_rows` resumes from.
+
+    >>> import tempfile
+    >>> from course.data.cmb import load
+    >>> rows = [(draw_parameters(spectrum_rng(0, i), class_of(i)), np.ones((2, N_BINS))) for i in range(4)]
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "spectra.npz"
+    ...     save(path, rows, {"seed": 0, "wall_time_s": 1.5})
+    ...     data = load(path)
+    ...     again, wall = existing_rows(path, seed=0)
+    resuming after 4 spectra in ...spectra.npz
+    >>> data.labels.tolist(), data.metadata["n_spectra"], len(again), wall
+    ([0, 1, 0, 1], 4, 4, 1.5)
+    """
     n = len(rows)
     classes = np.array([class_of(i) for i in range(n)], dtype=np.int8)
     params = np.zeros(n, dtype=[(k, "f8") for k in PARAM_NAMES])
@@ -199,7 +264,7 @@ def existing_rows(path: Path, seed: int) -> tuple[list[tuple[dict[str, float], n
     """Spectra already in ``path`` and the wall time spent on them, to continue an interrupted run.
 
     Every spectrum depends only on (seed, index), so the kept prefix is exactly what a fresh run
-    would produce; a file made with another seed is refused.
+    would produce; a file made with another seed is refused. See :func:`save` for an example.
     """
     with np.load(path) as f:
         meta = json.loads(str(f["metadata"]))
@@ -215,6 +280,10 @@ def generate(out: Path, n: int = 4000, seed: int = DEFAULT_SEED, workers: int = 
              max_minutes: float | None = None, resume: bool = False) -> int:
     """Make ``n`` spectra into ``out`` (rewritten every ``save_every``), or as many as ``max_minutes``
     allow; with ``resume``, keep the spectra already there and add the rest. Returns how many are in.
+
+    Needs CAMB and minutes, so the example is not run (``course cmb-dataset`` calls it)::
+
+        generate(Path("spectra.npz"), n=8, workers=2, save_every=4)  # 8
     """
     import camb
 

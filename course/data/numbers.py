@@ -18,13 +18,22 @@ _TRIPLE_LIST_RE = re.compile(rf"\[{_TRIPLE}(?:,{_TRIPLE})*\]")
 
 
 class NumberFormatError(ValueError):
-    """A field that should hold a number (or a list of numbers) does not."""
+    """A field that should hold a number (or a list of numbers) does not.
+
+    >>> parse_number("nan", "gdb_1.xyz, line 3")
+    Traceback (most recent call last):
+    ...
+    course.data.numbers.NumberFormatError: gdb_1.xyz, line 3: cannot read 'nan' as a number
+    """
 
 
 def parse_number(text: str, where: str = "") -> float:
     """Read one number in plain, exponent (``1e-6``) or Mathematica (``1.2*^-6``) notation.
 
     ``where`` names the file, line and column for the error message.
+
+    >>> parse_number("1.2*^-6"), parse_number("0."), parse_number("-3e2")
+    (1.2e-06, 0.0, -300.0)
     """
     if not NUMBER_RE.fullmatch(text):
         raise NumberFormatError(f"{where}: cannot read {text!r} as a number".lstrip(": "))
@@ -39,7 +48,11 @@ def _first_bad_token(text: str) -> str:
 
 
 def parse_list(text: str, where: str = "") -> list[float]:
-    """Read ``[a,b,c]`` (no blanks) into floats; an empty ``[]`` gives an empty list."""
+    """Read ``[a,b,c]`` (no blanks) into floats; an empty ``[]`` gives an empty list.
+
+    >>> parse_list("[1.,2.5,3*^1]"), parse_list("[]")
+    ([1.0, 2.5, 30.0], [])
+    """
     if not _FLAT_LIST_RE.fullmatch(text):
         raise NumberFormatError(f"{where}: malformed number list, bad part: {_first_bad_token(text)}")
     inner = text[1:-1]
@@ -47,7 +60,11 @@ def parse_list(text: str, where: str = "") -> list[float]:
 
 
 def parse_triples(text: str, where: str = "") -> list[float]:
-    """Read ``[[x,y,z],[x,y,z],...]`` into a flat list of floats (3 per row)."""
+    """Read ``[[x,y,z],[x,y,z],...]`` into a flat list of floats (3 per row).
+
+    >>> parse_triples("[[0,0,1.],[0,0,-1.]]")
+    [0.0, 0.0, 1.0, 0.0, 0.0, -1.0]
+    """
     if not _TRIPLE_LIST_RE.fullmatch(text):
         raise NumberFormatError(
             f"{where}: malformed list of (x, y, z) rows, bad part: {_first_bad_token(text)}"

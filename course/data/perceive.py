@@ -1,11 +1,10 @@
 """Chemical bonds from a 3-D structure, and the check of a perceived molecule against a SMILES.
 
 Bond perception uses RDKit's ``rdDetermineBonds`` for a neutral molecule (total charge 0).
-Connectivity comes first from covalent radii (RDKit's default, fast: about 1 ms per QM9
-molecule). That rule bonds the bridgehead atoms of strained bicyclic rings (1.8-1.9 Å apart)
-and then no valid bond orders exist: on a random sample of 4,000 QM9 molecules it failed for
-6 %. Only then is the connectivity taken from extended-Hückel overlap populations
-(``useHueckel=True``, about 5 ms per molecule), which failed for none of the 4,000.
+Connectivity comes first from covalent radii (RDKit's default, the fast rule). That rule bonds
+the bridgehead atoms of strained bicyclic rings (1.8-1.9 Å apart), and then no valid bond
+orders exist; only then is the connectivity taken from extended-Hückel overlap populations
+(``useHueckel=True``, several times slower, and it perceives those molecules too).
 """
 from __future__ import annotations
 
@@ -25,12 +24,26 @@ SYMBOL = {z: s for s, z in ATOMIC_NUMBER.items()}
 
 
 class PerceptionError(ValueError):
-    """Bonds of a structure cannot be perceived as one neutral, closed-shell molecule."""
+    """Bonds of a structure cannot be perceived as one neutral, closed-shell molecule.
+
+    >>> mol_from_xyz(["O", "H"], [[0, 0, 0], [0, 0, 0.97]])  # hydroxyl: a radical  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    course.data.perceive.PerceptionError: ...
+    """
 
 
 @contextlib.contextmanager
 def quiet_native_output() -> Iterator[None]:
-    """Silence C-level stdout/stderr: the Hückel code prints a warning for every O-H bond."""
+    """Silence C-level stdout/stderr: the Hückel code prints a warning for every O-H bond.
+
+    Python's own ``sys.stdout`` is not redirected; only what native code writes to the file
+    descriptors 1 and 2 (and RDKit's log) is dropped.
+
+    >>> with quiet_native_output():
+    ...     Chem.MolFromSmiles("not a smiles") is None  # RDKit's parse error is not shown
+    True
+    """
     RDLogger.DisableLog("rdApp.*")
     saved = [os.dup(1), os.dup(2)]
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -65,6 +78,10 @@ def mol_from_xyz(elements: Sequence[str | int], coords: np.ndarray, connectivity
     and stereochemistry assigned from 3-D. Raises :class:`PerceptionError` (with the reason) for
     unsupported elements, structures whose bonds cannot be assigned for total charge 0 (ions),
     radicals and structures that fall apart into several fragments.
+
+    >>> water = mol_from_xyz(["O", "H", "H"], [[0, 0, 0.1173], [0, 0.7572, -0.4692], [0, -0.7572, -0.4692]])
+    >>> water.GetNumAtoms(), water.GetNumBonds(), plain_smiles(water)
+    (3, 2, 'O')
     """
     if connectivity == "auto":
         try:
@@ -123,7 +140,11 @@ def _constitution_key(mol: Chem.Mol) -> str:
 
 
 def plain_smiles(mol: Chem.Mol) -> str:
-    """Canonical SMILES without stereochemistry and without explicit hydrogen atoms."""
+    """Canonical SMILES without stereochemistry and without explicit hydrogen atoms.
+
+    >>> plain_smiles(Chem.AddHs(Chem.MolFromSmiles("C/C=C/C")))
+    'CC=CC'
+    """
     copy = Chem.Mol(mol)
     Chem.RemoveStereochemistry(copy)
     params = Chem.RemoveHsParameters()
@@ -139,6 +160,10 @@ def compare_with_smiles(mol: Chem.Mol, smiles: str) -> str:
     Lewis structure of the same molecule, e.g. ``C[NH+]=C(N)C([O-])=O`` against
     ``CNC(=[NH2+])C(=O)[O-]``), and ``"different"`` otherwise. Stereo is ignored because the
     GDB-17 SMILES in QM9 carry none. Raises ``ValueError`` if RDKit cannot read ``smiles``.
+
+    >>> mol = Chem.AddHs(Chem.MolFromSmiles("CNC(=[NH2+])C(=O)[O-]"))
+    >>> [compare_with_smiles(mol, s) for s in ("CNC(=[NH2+])C(=O)[O-]", "C[NH+]=C(N)C([O-])=O", "CCO")]
+    ['same', 'resonance', 'different']
     """
     with quiet_native_output():
         reference = Chem.MolFromSmiles(smiles)

@@ -26,7 +26,7 @@ atoms and coordinates.
 Measured (benchmarks/results/qm9_load.json): 4 molecules are excluded (2 whose bonds cannot be
 assigned, 2 caged molecules whose geometry gives another graph) and 221 are accepted as
 resonance forms. Papers that report a few thousand failures perceived connectivity from
-covalent radii alone, which fails for about 6 % of QM9 (see course.data.perceive).
+covalent radii alone, which fails for strained bicyclic molecules (see course.data.perceive).
 
 Frequencies. 334 molecules list their harmonic frequencies twice in the CSV (two nearly equal
 sets; the second differs by at most 484 cm⁻¹, by more than 1 cm⁻¹ for one molecule). The first
@@ -93,7 +93,17 @@ _EV_COLUMNS = ("homo", "lumo", "gap", "zpve", "U0", "U", "H", "G")
 
 
 def positions(sorted_keys: np.ndarray, wanted: np.ndarray, where: str) -> np.ndarray:
-    """Positions of ``wanted`` in the sorted array ``sorted_keys``; ``KeyError`` naming the missing ones."""
+    """Positions of ``wanted`` in the sorted array ``sorted_keys``; ``KeyError`` naming the missing ones.
+
+    The look-up from QM9 indices (with gaps) to row numbers.
+
+    >>> positions(np.array([1, 2, 5, 9]), [5, 1], "the table").tolist()
+    [2, 0]
+    >>> positions(np.array([1, 2, 5, 9]), [3, 5], "the table")
+    Traceback (most recent call last):
+    ...
+    KeyError: '1 indices are not in the table, e.g. [3]'
+    """
     wanted = np.asarray(wanted, dtype=np.int64)
     pos = np.clip(np.searchsorted(sorted_keys, wanted), 0, max(len(sorted_keys) - 1, 0))
     missing = wanted[sorted_keys[pos] != wanted] if len(sorted_keys) else wanted
@@ -108,6 +118,12 @@ class QM9:
     Row ``i`` of :attr:`table` owns atoms ``offsets[i]:offsets[i+1]`` of :attr:`Z`, :attr:`R`
     (Å) and :attr:`q_mulliken` (e), and frequencies ``freq_offsets[i]:freq_offsets[i+1]`` of
     :attr:`freqs` (cm⁻¹). Methods that take ``idx`` expect a QM9 index, not a row number.
+
+    Needs the QM9 cache, so the examples of this class are not run::
+
+        data = load()
+        data                            # QM9(130831 molecules, 130827 usable)
+        data.table.loc[1, "smiles"]     # 'C': molecule 1 is methane
     """
 
     def __init__(self, arrays: dict[str, object], report: dict):
@@ -152,35 +168,56 @@ class QM9:
         return f"QM9({len(self)} molecules, {int(self.usable.sum())} usable)"
 
     def row(self, idx: int) -> int:
-        """Row number of QM9 index ``idx``; ``KeyError`` if QM9 has no such molecule."""
+        """Row number of QM9 index ``idx``; ``KeyError`` if QM9 has no such molecule. Example::
+
+            data.row(1)   # 0
+        """
         return int(self.rows([idx])[0])
 
     def rows(self, indices: np.ndarray) -> np.ndarray:
-        """Row numbers of many QM9 indices at once; ``KeyError`` naming any that QM9 lacks."""
+        """Row numbers of many QM9 indices at once; ``KeyError`` naming any that QM9 lacks. Example::
+
+            data.rows([1, 2, 5])   # array([0, 1, 4])
+        """
         return positions(self.index, indices, "QM9 (indices run 1..133885 with 3,054 gaps)")
 
     def atomic_numbers(self, idx: int) -> np.ndarray:
-        """Atomic numbers of molecule ``idx`` in file order."""
+        """Atomic numbers of molecule ``idx`` in file order. Example::
+
+            data.atomic_numbers(1)   # array([6, 1, 1, 1, 1]): methane, C first
+        """
         i = self.row(idx)
         return self.Z[self.offsets[i]:self.offsets[i + 1]]
 
     def coordinates(self, idx: int) -> np.ndarray:
-        """Cartesian coordinates (Å), shape (n_atoms, 3), of molecule ``idx``."""
+        """Cartesian coordinates (Å), shape (n_atoms, 3), of molecule ``idx``. Example::
+
+            data.coordinates(1).shape   # (5, 3)
+        """
         i = self.row(idx)
         return self.R[self.offsets[i]:self.offsets[i + 1]]
 
     def mulliken(self, idx: int) -> np.ndarray:
-        """Mulliken partial charges (e) of the atoms of molecule ``idx``."""
+        """Mulliken partial charges (e) of the atoms of molecule ``idx``. Example::
+
+            data.mulliken(1).round(3)   # array([-0.536, 0.134, 0.134, 0.134, 0.134])
+        """
         i = self.row(idx)
         return self.q_mulliken[self.offsets[i]:self.offsets[i + 1]]
 
     def frequencies(self, idx: int) -> np.ndarray:
-        """Harmonic frequencies (cm⁻¹) of molecule ``idx``: 3N-6 values (3N-5 if linear)."""
+        """Harmonic frequencies (cm⁻¹) of molecule ``idx``: 3N-6 values (3N-5 if linear). Example::
+
+            len(data.frequencies(1))   # 9 = 3 * 5 - 6 for methane
+        """
         i = self.row(idx)
         return self.freqs[self.freq_offsets[i]:self.freq_offsets[i + 1]]
 
     def polarizability(self, idx: int) -> np.ndarray:
-        """Symmetric 3×3 static polarizability tensor (bohr³) of molecule ``idx``."""
+        """Symmetric 3×3 static polarizability tensor (bohr³) of molecule ``idx``. Example::
+
+            data.polarizability(1).round(2)   # 13.21 times the identity: methane is isotropic
+        """
         t = self.table.loc[idx]
         xx, xy, yy, xz, yz, zz = (t[f"alpha_{c}_bohr3"] for c in ("xx", "xy", "yy", "xz", "yz", "zz"))
         return np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]])
@@ -189,7 +226,10 @@ class QM9:
         """RDKit molecule of ``idx``: explicit H, perceived bonds, 3-D conformer, file atom order.
 
         Rebuilt from the bonds stored at cache build time (fast); raises ``ValueError`` naming
-        the reason for an excluded molecule.
+        the reason for an excluded molecule. Example::
+
+            Chem.MolToSmiles(Chem.RemoveHs(data.mol(1)))   # 'C'
+            data.mol(133831)   # ValueError: QM9 molecule 133831 (CC12C3N1C1CC2C=C31) is excluded: ...
         """
         i = self.row(idx)
         reason = self.table["excluded_reason"].iat[i]
@@ -215,13 +255,19 @@ class QM9:
         return mol
 
     def excluded(self) -> pd.DataFrame:
-        """Excluded molecules: QM9 index, GDB-17 SMILES, reason and reason category."""
+        """Excluded molecules: QM9 index, GDB-17 SMILES, reason and reason category. Example::
+
+            data.excluded()["category"].value_counts()   # counted in benchmarks/results/qm9_load.json
+        """
         rows = self.table.loc[~self.usable, ["smiles", "excluded_reason"]].rename(columns={"excluded_reason": "reason"})
         rows["category"] = rows["reason"].str.split(":", n=1).str[0]
         return rows
 
     def fold(self, k: int) -> np.ndarray:
-        """QM9 indices in fold ``k`` (0..9) of the canonical split (``course/data/qm9_folds.npz``)."""
+        """QM9 indices in fold ``k`` (0..9) of the canonical split (``course/data/qm9_folds.npz``). Example::
+
+            len(data.fold(0))   # 13084, a tenth of QM9
+        """
         index, fold = load_folds()
         if not 0 <= k < int(fold.max()) + 1:
             raise ValueError(f"fold must be 0..{int(fold.max())}, got {k}")
@@ -241,7 +287,10 @@ class QM9:
         """(train, test) QM9 indices: fold ``test_fold`` is the test set, the other nine train.
 
         ``usable_only`` drops excluded molecules from both (needed by models built on RDKit
-        molecules); the default keeps all 130,831, as in the literature protocol.
+        molecules); the default keeps all 130,831, as in the literature protocol. Example::
+
+            train, test = data.split(test_fold=0)
+            len(train), len(test)   # (117747, 13084)
         """
         index, fold = load_folds()
         if not 0 <= test_fold < int(fold.max()) + 1:
@@ -270,6 +319,11 @@ def load(cache_dir: str | Path | None = None, rebuild: bool = False, verbose: bo
     ``platformdirs.user_cache_dir("mlchem-course")``. A stale or damaged cache is reported and
     rebuilt, never used. ``source_dir`` (for tests) replaces the qm9pack data folder with one
     holding CSV files of the same layout; ``workers`` processes perceive bonds during a build.
+
+    Needs the QM9 cache (or builds it), so the example is not run::
+
+        data = load(verbose=False)
+        data.table.loc[1, ["smiles", "U0_Ha"]]   # methane: 'C', -40.47893
     """
     source = Path(source_dir) if source_dir is not None else default_source_dir()
     folder = resolve_cache_dir(cache_dir)

@@ -61,7 +61,13 @@ def _chunks(raw: RawQM9):
 
 
 def perceive_all(raw: RawQM9, workers: int = 2, verbose: bool = True) -> dict[str, object]:
-    """Bond perception and SMILES check for every molecule, in ``workers`` processes."""
+    """Bond perception and SMILES check for every molecule, in ``workers`` processes.
+
+    Example (not run: it perceives all of QM9, the slow part of a cache build)::
+
+        perceived = perceive_all(read_source(), workers=2)
+        perceived["excluded_reason"][:1]   # [''], methane is usable
+    """
     results: list[tuple] = []
     bar = tqdm(total=len(raw.index), desc="QM9: perceiving bonds", unit="mol", disable=not verbose)
     if workers > 1 and len(raw.index) > 4 * _CHUNK:
@@ -89,7 +95,13 @@ def perceive_all(raw: RawQM9, workers: int = 2, verbose: bool = True) -> dict[st
 
 
 def build_arrays(source_dir: Path | None = None, workers: int = 2, verbose: bool = True) -> dict[str, object]:
-    """Everything the cache holds: raw CSV content plus perceived bonds and exclusion reasons."""
+    """Everything the cache holds: raw CSV content plus perceived bonds and exclusion reasons.
+
+    ``course.data.qm9.load`` calls it when the cache is missing or stale. Example (not run: minutes)::
+
+        arrays = build_arrays(workers=2, verbose=False)
+        sorted(arrays)[:3]   # ['R', 'Z', 'bond_atoms']
+    """
     if verbose:
         print("QM9: reading the qm9pack CSV files ...", flush=True)
     raw = read_source(source_dir)

@@ -23,23 +23,51 @@ STRING_KEYS = ("smiles", "inchi", "smiles_relaxed", "smiles_check", "excluded_re
 
 
 class StaleCache(Exception):
-    """The cache is missing, out of date or damaged; the message says which."""
+    """The cache is missing, out of date or damaged; the message says which.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     read_cache(Path(folder), {})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    course.data.qm9_cache.StaleCache: no cache manifest at ...qm9_v1.json
+    """
 
 
 def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
-    """The argument, else ``$COURSE_CACHE_DIR``, else the user cache folder of the course."""
+    """The argument, else ``$COURSE_CACHE_DIR``, else the user cache folder of the course.
+
+    The QM9 cache is the ``qm9`` folder inside it.
+
+    >>> resolve_cache_dir("/tmp/course-cache").as_posix()
+    '/tmp/course-cache/qm9'
+    """
     if cache_dir is None:
         cache_dir = os.environ.get("COURSE_CACHE_DIR") or platformdirs.user_cache_dir("mlchem-course")
     return Path(cache_dir).expanduser() / "qm9"
 
 
 def cache_checksum(cache_dir: str | Path | None = None) -> str:
-    """SHA-256 of the cached QM9 arrays, from the manifest: the key for caches derived from them."""
+    """SHA-256 of the cached QM9 arrays, from the manifest: the key for caches derived from them.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     npz = write_cache(resolve_cache_dir(folder), {"index": np.arange(2)}, {}, {})
+    ...     cache_checksum(folder) == sha256(npz)
+    True
+    """
     return json.loads((resolve_cache_dir(cache_dir) / MANIFEST).read_text())["npz_sha256"]
 
 
 def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 8 MiB blocks."""
+    """Hex SHA-256 of a file, read in 8 MiB blocks (the source CSVs and the cache are large).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = (Path(folder) / "f").write_bytes(b"abc")
+    ...     sha256(Path(folder) / "f") == hashlib.sha256(b"abc").hexdigest()
+    True
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(8 << 20):
@@ -48,7 +76,15 @@ def sha256(path: Path) -> str:
 
 
 def source_fingerprint(source_dir: Path) -> dict[str, dict[str, object]]:
-    """Size and SHA-256 of each source CSV: a different qm9pack gives a different fingerprint."""
+    """Size and SHA-256 of each source CSV: a different qm9pack gives a different fingerprint.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     for name in SOURCE_FILES:
+    ...         _ = (Path(folder) / name).write_text("Index\\n")
+    ...     print(source_fingerprint(Path(folder))["qm9_part1.csv"]["size"])
+    6
+    """
     return {name: {"size": (source_dir / name).stat().st_size, "sha256": sha256(source_dir / name)}
             for name in SOURCE_FILES}
 
@@ -68,7 +104,22 @@ def _decode(blob: np.ndarray, n: int) -> list[str]:
 
 
 def write_cache(folder: Path, arrays: dict[str, object], fingerprint: dict, report: dict) -> Path:
-    """Write the arrays (strings as UTF-8 blobs), then the manifest; both atomically."""
+    """Write the arrays (strings as UTF-8 blobs), then the manifest; both atomically.
+
+    A reader never sees a half-written cache: :func:`read_cache` gives the arrays back only
+    while the manifest still matches.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = write_cache(Path(folder), {"index": np.array([1, 2]), "smiles": ["C", "N"]}, {"a.csv": 1}, {"n": 2})
+    ...     arrays, report = read_cache(Path(folder), {"a.csv": 1})
+    ...     read_cache(Path(folder), {"a.csv": 2})
+    Traceback (most recent call last):
+    ...
+    course.data.qm9_cache.StaleCache: the qm9pack source files differ from those the cache was built from
+    >>> arrays["index"].tolist(), arrays["smiles"], report
+    ([1, 2], ['C', 'N'], {'n': 2})
+    """
     folder.mkdir(parents=True, exist_ok=True)
     stored = {k: (_encode(v) if k in STRING_KEYS else np.asarray(v)) for k, v in arrays.items()}
     tmp = folder / (_NPZ + ".tmp")
@@ -85,7 +136,10 @@ def write_cache(folder: Path, arrays: dict[str, object], fingerprint: dict, repo
 
 
 def read_cache(folder: Path, fingerprint: dict) -> tuple[dict[str, object], dict]:
-    """Arrays and build report from a verified cache; raises :class:`StaleCache` otherwise."""
+    """Arrays and build report from a verified cache; raises :class:`StaleCache` otherwise.
+
+    See :func:`write_cache` for an example.
+    """
     manifest_path = folder / MANIFEST
     if not manifest_path.exists():
         raise StaleCache(f"no cache manifest at {manifest_path}")

@@ -51,11 +51,24 @@ STOICHIOMETRY_ORDER = ("H", "C", "N", "O", "F")
 
 
 class QM9FormatError(ValueError):
-    """A QM9 source file does not have the expected content."""
+    """A QM9 source file does not have the expected content.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = (Path(folder) / POLARIZABILITY_FILE).write_text("XYZ_file,A\\n")
+    ...     read_source(Path(folder))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    course.data.qm9_source.QM9FormatError: ...qm9_polarizability.csv: unexpected header ['XYZ_file', 'A'], ...
+    """
 
 
 def default_source_dir() -> Path:
-    """The ``data`` folder inside the installed qm9pack wheel, found without importing it."""
+    """The ``data`` folder inside the installed qm9pack wheel, found without importing it.
+
+    >>> sorted(p.name for p in default_source_dir().glob("*.csv")) == sorted(SOURCE_FILES)
+    True
+    """
     spec = importlib.util.find_spec("qm9pack")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("qm9pack is not installed: pip install qm9pack==1.0.3")
@@ -64,7 +77,13 @@ def default_source_dir() -> Path:
 
 @dataclass
 class RawQM9:
-    """Everything read from the CSV files, molecules in increasing QM9 index."""
+    """Everything read from the CSV files, molecules in increasing QM9 index.
+
+    Reading all of QM9 takes a while, so the example is not run::
+
+        raw = read_source()
+        raw.index[:3], raw.Z[raw.offsets[0]:raw.offsets[1]]   # [1, 2, 3], methane's [6, 1, 1, 1, 1]
+    """
 
     index: np.ndarray  # (M,) int64 QM9 index
     smiles: list[str]  # GDB-17 SMILES as in the file
@@ -102,7 +121,13 @@ def _read_polarizability(path: Path) -> dict[str, tuple[float, ...]]:
 
 
 def read_source(source_dir: Path | None = None) -> RawQM9:
-    """Read, check and join the three part files and the polarizability file."""
+    """Read, check and join the three part files and the polarizability file.
+
+    Example (not run: it reads all of QM9)::
+
+        raw = read_source()
+        len(raw.index)   # 130831
+    """
     folder = Path(source_dir) if source_dir is not None else default_source_dir()
     tensors = _read_polarizability(folder / POLARIZABILITY_FILE)
     index, smiles, inchi, Z, R, mull, freqs = [], [], [], [], [], [], []

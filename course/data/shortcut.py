@@ -28,7 +28,7 @@ import numpy as np
 @dataclass(frozen=True)
 class Shortcut:
     """A copy of the data with the nuisance in it, the sign of the nuisance of every row, and the
-    columns it was applied to."""
+    columns it was applied to (see the module's example)."""
 
     features: np.ndarray  # (n, d) copy of the data, columns scaled by 1 + scale * sign
     sign: np.ndarray  # (n,) int, +1 or -1: the nuisance of each row
@@ -39,7 +39,12 @@ def plant_shortcut(X: np.ndarray, labels: np.ndarray, columns: Sequence[int], *,
                    agreement: float = 1.0, leak: bool = True, seed: int = 0) -> Shortcut:
     """Copy ``X`` and multiply ``columns`` by ``1 + scale * sign``: with ``leak``, ``sign`` is +1 for
     label 1 and -1 for label 0 in a random share ``agreement`` of the rows (the others get the other
-    sign); without it, those same signs shuffled over the rows, independent of the label."""
+    sign); without it, those same signs shuffled over the rows, independent of the label.
+
+    >>> half = plant_shortcut(np.ones((1000, 1)), np.arange(1000) % 2, [0], scale=0.5, agreement=0.5)
+    >>> bool(0.4 < np.mean(half.sign == 2 * (np.arange(1000) % 2) - 1) < 0.6)  # sign follows the label half the time
+    True
+    """
     if not 0.0 <= agreement <= 1.0:
         raise ValueError(f"agreement is a share of the rows, in [0, 1]; got {agreement}")
     X, labels = np.asarray(X, dtype=float), np.asarray(labels)

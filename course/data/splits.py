@@ -21,6 +21,12 @@ def make_folds(indices: np.ndarray, n_folds: int = N_FOLDS, seed: int = SEED) ->
 
     The shuffled order is cut into ``n_folds`` nearly equal consecutive pieces (sizes differ by
     at most one). Returns an int8 array aligned with ``np.sort(indices)``.
+
+    >>> fold = make_folds(np.arange(1, 24), n_folds=5)
+    >>> np.bincount(fold).tolist(), fold.dtype.name
+    ([5, 5, 5, 4, 4], 'int8')
+    >>> bool((make_folds(np.arange(23, 0, -1), n_folds=5) == fold).all())  # input order does not matter
+    True
     """
     ordered = np.sort(np.asarray(indices, dtype=np.int64))
     if len(np.unique(ordered)) != len(ordered):
@@ -33,7 +39,12 @@ def make_folds(indices: np.ndarray, n_folds: int = N_FOLDS, seed: int = SEED) ->
 
 
 def qm9_indices_from_source(source_dir: Path | None = None) -> np.ndarray:
-    """All QM9 indices in the qm9pack CSV files (only the ``Index`` column is read)."""
+    """All QM9 indices in the qm9pack CSV files (only the ``Index`` column is read).
+
+    Needs the QM9 source files, so the example is not run::
+
+        qm9_indices_from_source()[:3]  # array([1, 2, 3])
+    """
     from course.data.qm9_source import PART_FILES, default_source_dir
 
     folder = Path(source_dir) if source_dir is not None else default_source_dir()
@@ -47,13 +58,24 @@ def qm9_indices_from_source(source_dir: Path | None = None) -> np.ndarray:
 
 
 def load_folds(path: Path = FOLDS_FILE) -> tuple[np.ndarray, np.ndarray]:
-    """The committed split: (sorted QM9 indices, fold number of each)."""
+    """The committed split: (sorted QM9 indices, fold number of each).
+
+    >>> index, fold = load_folds()
+    >>> len(index), sorted(set(fold.tolist())) == list(range(N_FOLDS)), bool((np.diff(index) > 0).all())
+    (130831, True, True)
+    """
     with np.load(path, allow_pickle=False) as data:
         return data["index"], data["fold"]
 
 
 def write_folds(path: Path = FOLDS_FILE, source_dir: Path | None = None) -> None:
-    """Regenerate the split file from the qm9pack CSV files."""
+    """Regenerate the split file from the qm9pack CSV files (``python -m course.data.splits``).
+
+    Needs the QM9 source files, so the example is not run::
+
+        write_folds(Path("qm9_folds.npz"))
+        bool((load_folds(Path("qm9_folds.npz"))[1] == load_folds()[1]).all())  # True
+    """
     index = qm9_indices_from_source(source_dir)
     np.savez_compressed(path, index=index, fold=make_folds(index))
 

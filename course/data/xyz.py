@@ -19,12 +19,22 @@ from course.data.perceive import ATOMIC_NUMBER, SUPPORTED_ELEMENTS, PerceptionEr
 
 
 class XYZFormatError(ValueError):
-    """An XYZ file is malformed or holds a structure the course cannot use."""
+    """An XYZ file is malformed or holds a structure the course cannot use.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "bad.xyz"
+    ...     _ = path.write_text("2\\nsalt\\nNa 0 0 0\\nCl 0 0 2.4\\n")
+    ...     read_xyz(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    course.data.xyz.XYZFormatError: ...bad.xyz, line 3: element 'Na' is not supported; ...
+    """
 
 
 @dataclass
 class XYZStructure:
-    """A structure read from an XYZ file, with its perceived RDKit molecule."""
+    """A structure read from an XYZ file, with its perceived RDKit molecule (see :func:`read_xyz`)."""
 
     elements: list[str]
     atomic_numbers: np.ndarray  # (n,) int
@@ -34,7 +44,17 @@ class XYZStructure:
 
 
 def read_xyz(path: str | Path) -> XYZStructure:
-    """Read ``path`` and perceive bonds (neutral molecule); errors name the file and line."""
+    """Read ``path`` and perceive bonds (neutral molecule); errors name the file and line.
+
+    >>> import tempfile
+    >>> water = "3\\nwater\\nO 0 0 0.1173\\nH 0 0.7572 -0.4692\\nH 0 -0.7572 -0.4692\\n"
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "water.xyz"
+    ...     _ = path.write_text(water)
+    ...     structure = read_xyz(path)
+    >>> structure.elements, structure.atomic_numbers.tolist(), Chem.MolToSmiles(structure.mol)
+    (['O', 'H', 'H'], [8, 1, 1], '[H]O[H]')
+    """
     path = Path(path)
     lines = path.read_text().splitlines()
     if not lines or not lines[0].strip():
