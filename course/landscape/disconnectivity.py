@@ -18,7 +18,11 @@ from scipy.sparse.csgraph import connected_components
 
 @dataclass(frozen=True)
 class Node:
-    """Minima (indices) grouped at one level; ``index`` 1 holds the level's lowest minimum."""
+    """Minima (indices) grouped at one level; ``index`` 1 holds the level's lowest minimum.
+
+    >>> build([0.0, 1.0], [(0, 1, 2.0)], level_energies=[2.0, 1.0]).nodes[0]
+    Node(level=1, index=1, minima=(0, 1), parent=None)
+    """
 
     level: int
     index: int
@@ -27,31 +31,51 @@ class Node:
 
     @property
     def label(self) -> str:
-        """``level_node``, as the paper labels groups."""
+        """``level_node``, as the paper labels groups.
+
+        >>> Node(2, 1, (0,), "1_1").label
+        '2_1'
+        """
         return f"{self.level}_{self.index}"
 
 
 @dataclass(frozen=True)
 class Graph:
-    """Levels (their energies, level 1 first), nodes, and the minima's energies."""
+    """Levels (their energies, level 1 first), nodes, and the minima's energies (see :func:`build`).
+
+    >>> build([0.0, 1.0], [(0, 1, 2.0)], 3).level_energies.tolist()
+    [2.0, 1.0, 0.0]
+    """
 
     level_energies: np.ndarray
     nodes: tuple[Node, ...]
     minimum_energies: np.ndarray
 
     def node(self, label: str) -> Node:
-        """The node called ``label``, e.g. ``graph.node("2_1")``."""
+        """The node called ``label``.
+
+        >>> build([0.0, 1.0], [(0, 1, 2.0)], 3).node("2_2").minima
+        (1,)
+        """
         for node in self.nodes:
             if node.label == label:
                 return node
         raise KeyError(f"no node {label!r}; the graph has levels 1..{len(self.level_energies)}")
 
     def level(self, level: int) -> list[Node]:
-        """The nodes of one level, node 1 first."""
+        """The nodes of one level, node 1 first.
+
+        >>> [n.label for n in build([0.0, 1.0], [(0, 1, 2.0)], 3).level(2)]
+        ['2_1', '2_2']
+        """
         return [n for n in self.nodes if n.level == level]
 
     def children(self, label: str) -> list[Node]:
-        """The nodes one level down whose parent is ``label``."""
+        """The nodes one level down whose parent is ``label``.
+
+        >>> [n.minima for n in build([0.0, 1.0], [(0, 1, 2.0)], 3).children("1_1")]
+        [(0,), (1,)]
+        """
         return [n for n in self.nodes if n.parent == label]
 
 

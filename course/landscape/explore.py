@@ -17,7 +17,12 @@ from course.landscape.network import TanhClassifier
 @dataclass
 class Landscape:
     """Minima (canonical weights and losses), transition states ``(i, j, loss)`` with their
-    weights, and the pairs whose connection failed (with the reason), nothing dropped silently."""
+    weights, and the pairs whose connection failed (with the reason), nothing dropped silently.
+
+    >>> land = committed("breast-cancer")
+    >>> (land.n_inputs, land.n_hidden), len(land.energies) == len(land.minima)
+    ((30, 2), True)
+    """
 
     n_inputs: int
     n_hidden: int
@@ -28,7 +33,11 @@ class Landscape:
     failures: list[tuple[int, int, str]] = field(default_factory=list)
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
-        """Symmetry-aware distance between two weight vectors of this network."""
+        """Symmetry-aware distance between two weight vectors of this network.
+
+        >>> Landscape(1, 1).distance(np.array([1.0, 0.0, -1.0, 0.0]), np.array([-1.0, 0.0, 1.0, 0.0]))
+        0.0
+        """
         return symmetry.distance(a, b, self.n_inputs, self.n_hidden)
 
     def add_minimum(self, x: np.ndarray, energy: float, x_tol: float = 1e-3, e_tol: float = 1e-7) -> int:
@@ -47,7 +56,18 @@ class Landscape:
         return len(self.minima) - 1
 
     def add_chain(self, net: TanhClassifier, chain: list[transition.TransitionState], e_tol: float = 1e-7) -> None:
-        """Record a chain from :func:`transition.connect`, adding minima it passed through."""
+        """Record a chain from :func:`transition.connect`, adding minima it passed through.
+
+        A transition state already recorded (same pair of minima, same loss) is not added again.
+
+        >>> from course.landscape.datasets import checkerboard
+        >>> net = TanhClassifier(*checkerboard(20, rng=0), n_hidden=2, l2=1e-2)
+        >>> land = explore(net, 8, rng=0)
+        >>> ts = transition.TransitionState(land.ts_weights[0], land.transition_states[0][2], np.zeros(1),
+        ...                                 land.minima[0], land.minima[1])
+        >>> land.add_chain(net, [ts]); len(land.transition_states)
+        1
+        """
         for ts in chain:
             i = self.add_minimum(ts.minus, net.loss(ts.minus))
             j = self.add_minimum(ts.plus, net.loss(ts.plus))
@@ -58,11 +78,25 @@ class Landscape:
                 self.ts_weights.append(symmetry.canonical(ts.x, self.n_inputs, self.n_hidden))
 
     def graph(self, n_levels: int = 10) -> disconnectivity.Graph:
-        """The disconnectivity graph of the database (minima joined to nothing sit on their own)."""
+        """The disconnectivity graph of the database (minima joined to nothing sit on their own).
+
+        >>> graph = committed("breast-cancer").graph(5)
+        >>> len(graph.level_energies), sorted(i for node in graph.level(5) for i in node.minima)
+        (5, [0])
+        """
         return disconnectivity.build(self.energies, self.transition_states, n_levels)
 
     def save(self, path: str | Path) -> None:
-        """Write the database as ``.npz`` (arrays only, no pickles)."""
+        """Write the database as ``.npz`` (arrays only, no pickles), for :meth:`load`.
+
+        >>> import tempfile
+        >>> land = committed("breast-cancer")
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     land.save(Path(folder) / "copy.npz")
+        ...     again = Landscape.load(Path(folder) / "copy.npz")
+        >>> again.energies == land.energies, again.transition_states == land.transition_states, again.failures == land.failures
+        (True, True, True)
+        """
         ts = np.array(self.transition_states, dtype=float).reshape(-1, 3)
         np.savez_compressed(path, shape=np.array([self.n_inputs, self.n_hidden]),
                             minima=np.array(self.minima).reshape(len(self.minima), -1),
@@ -72,7 +106,7 @@ class Landscape:
 
     @classmethod
     def load(cls, path: str | Path) -> "Landscape":
-        """Read a database written by :meth:`save`."""
+        """Read a database written by :meth:`save` (see its example)."""
         with np.load(path) as data:
             d, h = (int(v) for v in data["shape"])
             failures = [(int(f.split(" ", 2)[0]), int(f.split(" ", 2)[1]), f.split(" ", 2)[2])
@@ -90,8 +124,15 @@ def explore(net: TanhClassifier, n_hops: int, step_size: float = 1.0, temperatur
 
     Why these pairs: joining every minimum to the global one makes the graph one tree; the
     nearest neighbours add the low barriers between neighbouring basins that shape the funnels.
-    BLAS runs on one thread: with 13-parameter problems, OpenBLAS threads on a busy 2-core
-    machine made each L-BFGS-B step ten times slower.
+    BLAS runs on one thread: on problems this small, BLAS threads on a busy machine slow each
+    L-BFGS-B step down instead of speeding it up.
+
+    >>> from course.landscape.datasets import checkerboard
+    >>> land = explore(TanhClassifier(*checkerboard(20, rng=0), n_hidden=2, l2=1e-2), 8, rng=0)
+    >>> len(land.minima), [(i, j) for i, j, _ in land.transition_states], land.failures
+    (2, [(0, 1)], [])
+    >>> bool(land.transition_states[0][2] > max(land.energies))   # the barrier lies above both minima
+    True
     """
     with threadpool_limits(limits=1, user_api="blas"):
         return _explore(net, n_hops, step_size, temperature, n_neighbours, np.random.default_rng(rng), max_minima)
@@ -133,14 +174,23 @@ COMMITTED = {"breast-cancer": dict(n_hidden=2, l2=1e-3, n_test=119, n_hops=60, s
 
 
 def committed_path(name: str) -> Path:
-    """Where the database ``name`` of :data:`COMMITTED` lives."""
+    """Where the database ``name`` of :data:`COMMITTED` lives.
+
+    >>> committed_path("breast-cancer").relative_to(Path(__file__).parent).as_posix()
+    'data/breast-cancer.npz'
+    """
     if name not in COMMITTED:
         raise KeyError(f"no committed landscape {name!r}; there are {sorted(COMMITTED)}")
     return Path(__file__).with_name("data") / f"{name}.npz"
 
 
 def committed_split(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(X_train, X_test, y_train, y_test)``: a stratified split with ``n_test`` tumours held out."""
+    """``(X_train, X_test, y_train, y_test)``: a stratified split with ``n_test`` tumours held out.
+
+    >>> X_train, X_test, y_train, y_test = committed_split("breast-cancer")
+    >>> X_train.shape, X_test.shape
+    ((450, 30), (119, 30))
+    """
     from sklearn.model_selection import train_test_split
 
     from course.landscape import datasets
@@ -151,19 +201,34 @@ def committed_split(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 
 def committed_network(name: str) -> TanhClassifier:
-    """The network (training data, width, L2) whose landscape :func:`committed` holds."""
+    """The network (training data, width, L2) whose landscape :func:`committed` holds.
+
+    >>> net, land = committed_network("breast-cancer"), committed("breast-cancer")
+    >>> net.n_hidden, bool(np.isclose(net.loss(land.minima[0]), land.energies[0]))
+    (2, True)
+    """
     settings = COMMITTED[name]
     X_train, _, y_train, _ = committed_split(name)
     return TanhClassifier(X_train, y_train, n_hidden=settings["n_hidden"], l2=settings["l2"])
 
 
 def build_committed(name: str) -> Landscape:
-    """Explore the landscape of :func:`committed_network` with the settings of :data:`COMMITTED`."""
+    """Explore the landscape of :func:`committed_network` with the settings of :data:`COMMITTED`.
+
+    ``course landscapes`` runs it and saves the result; it takes minutes, so the example is not run::
+
+        build_committed("breast-cancer").save(committed_path("breast-cancer"))
+    """
     s = COMMITTED[name]
     return explore(committed_network(name), s["n_hops"], step_size=s["step_size"], rng=s["seed"],
                    max_minima=s["max_minima"])
 
 
 def committed(name: str) -> Landscape:
-    """Load the committed database ``name`` (see :data:`COMMITTED`)."""
+    """Load the committed database ``name`` (see :data:`COMMITTED`): a quick budget's landscape.
+
+    >>> land = committed("breast-cancer")
+    >>> bool(min(land.energies) == land.energies[0] > 0)   # lowest minimum first
+    True
+    """
     return Landscape.load(committed_path(name))

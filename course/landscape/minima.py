@@ -19,7 +19,11 @@ Distance = Callable[[np.ndarray, np.ndarray], float]
 
 @dataclass(frozen=True)
 class Minimum:
-    """One local minimum: its coordinates, its height and how often basin-hopping reached it."""
+    """One local minimum: its coordinates, its height and how often basin-hopping reached it.
+
+    >>> Minimum(np.array([1.0]), 0.0, hits=3).hits
+    3
+    """
 
     x: np.ndarray
     energy: float

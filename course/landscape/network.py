@@ -89,24 +89,51 @@ class TanhClassifier:
 
     @property
     def n_params(self) -> int:
-        """Length of the weight vector, ``h*d + 2h + 1``."""
+        """Length of the weight vector, ``h*d + 2h + 1``.
+
+        >>> TanhClassifier(np.eye(2), np.array([0, 1]), n_hidden=1).n_params
+        5
+        """
         return n_params(self.n_inputs, self.n_hidden)
 
     def random_weights(self, rng: np.random.Generator | int | None = None, scale: float = 1.0) -> np.ndarray:
-        """A Gaussian starting point for a minimization (std ``scale``)."""
+        """A Gaussian starting point for a minimization (std ``scale``), reproducible from ``rng``.
+
+        >>> net = TanhClassifier(np.eye(2), np.array([0, 1]), n_hidden=1)
+        >>> net.random_weights(0).shape, bool((net.random_weights(0) == net.random_weights(0)).all())
+        ((5,), True)
+        """
         return np.random.default_rng(rng).normal(0.0, scale, self.n_params)
 
     def predict_proba(self, theta: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
-        """P(y = 1 | x) for the rows of ``X`` (the training inputs by default), e.g. for an AUC."""
+        """P(y = 1 | x) for the rows of ``X`` (the training inputs by default), e.g. for an AUC.
+
+        >>> net = TanhClassifier(np.eye(2), np.array([0, 1]), n_hidden=1)
+        >>> net.predict_proba(pack(np.zeros((1, 2)), [0.0], [0.0], np.log(3.0))).round(6).tolist()  # logit log 3
+        [0.75, 0.75]
+        """
         z = logits(theta, self.X if X is None else X, self.n_hidden)
         return 0.5 * (1.0 + np.tanh(0.5 * z))
 
     def loss(self, theta: np.ndarray) -> float:
-        """Mean cross-entropy plus ``l2/2 |theta|^2``: the landscape's height."""
+        """Mean cross-entropy plus ``l2/2 |theta|^2``: the landscape's height.
+
+        The penalty at ``theta = 1`` (5 weights) is ``0.5/2 * 5 = 1.25``:
+
+        >>> with_l2, without = (TanhClassifier(np.eye(2), np.array([0, 1]), 1, l2=l2) for l2 in (0.5, 0.0))
+        >>> round(with_l2.loss(np.ones(5)) - without.loss(np.ones(5)), 12)
+        1.25
+        """
         return self.loss_and_gradient(theta)[0]
 
     def gradient(self, theta: np.ndarray) -> np.ndarray:
-        """Analytic gradient of :meth:`loss` (backpropagation through one tanh layer)."""
+        """Analytic gradient of :meth:`loss` (backpropagation through one tanh layer).
+
+        >>> net = TanhClassifier(np.eye(2), np.array([0, 1]), n_hidden=1)
+        >>> theta, e = net.random_weights(0), 1e-6 * np.eye(5)[0]
+        >>> bool(np.isclose(net.gradient(theta)[0], (net.loss(theta + e) - net.loss(theta - e)) / 2e-6))
+        True
+        """
         return self.loss_and_gradient(theta)[1]
 
     def loss_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -115,6 +142,12 @@ class TanhClassifier:
         With ``z = tanh(XW^T + b) v + c`` and ``r = (sigmoid(z) - y)/n`` the chain rule gives
         ``dv = H^T r``, ``dc = sum r`` and ``dA = r v^T (1 - H^2)`` for the pre-activations,
         then ``dW = dA^T X`` and ``db = sum dA``.
+
+        >>> from scipy.optimize import minimize
+        >>> net = TanhClassifier(np.eye(2), np.array([0, 1]), n_hidden=1, l2=1e-2)
+        >>> fit = minimize(net.loss_and_gradient, net.random_weights(0), jac=True)
+        >>> p = net.predict_proba(fit.x); fit.success, bool(p[0] < 0.5 < p[1])
+        (True, True)
         """
         theta = np.asarray(theta, dtype=float)
         W, b, v, c = unpack(theta, self.n_inputs, self.n_hidden)
@@ -132,6 +165,11 @@ class TanhClassifier:
 
         Why: the index of a stationary point (number of negative eigenvalues) tells a minimum
         (0) from a transition state (1); the error is O(step^2) from the gradient's precision.
+
+        >>> net = TanhClassifier(np.eye(2), np.array([0, 1]), n_hidden=1)
+        >>> H = net.hessian(net.random_weights(0))
+        >>> H.shape, bool(np.allclose(H, H.T))
+        ((5, 5), True)
         """
         theta = np.asarray(theta, dtype=float)
         n = theta.size

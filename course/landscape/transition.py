@@ -49,6 +49,14 @@ def neb_forces(fun_grad: FunGrad, path: np.ndarray, spring: float, climb: bool
     Each image feels the true force perpendicular to the band and the springs' force along it;
     the climbing image (highest interior image) feels no spring and the true force with its
     component along the band reversed, so it climbs to the saddle.
+
+    On a straight band across the double well ``(x^2 - 1)^2`` the true force is along the band,
+    so only the climbing image (at the barrier top, where the gradient is 0) feels nothing:
+
+    >>> f = lambda x: (float((x[0]**2 - 1)**2), np.array([4 * x[0] * (x[0]**2 - 1)]))
+    >>> forces, energies = neb_forces(f, interpolate([-1.0], [1.0], 3), spring=1.0, climb=True)
+    >>> forces.ravel().tolist(), energies.tolist()
+    ([0.0, 0.0, 0.0], [0.0, 0.5625, 1.0, 0.5625, 0.0])
     """
     values = [fun_grad(x) for x in path]
     energies = np.array([e for e, _ in values])
@@ -148,7 +156,10 @@ def eigenvector_following(fun_grad: FunGrad, hessian: Hessian, x0: np.ndarray, g
 
 @dataclass(frozen=True)
 class TransitionState:
-    """A converged saddle, its Hessian spectrum and the minima its two downhill sides fall into."""
+    """A converged saddle, its Hessian spectrum and the minima its two downhill sides fall into.
+
+    Made by :func:`transition_state` (see its example).
+    """
 
     x: np.ndarray
     energy: float
@@ -158,7 +169,11 @@ class TransitionState:
 
     @property
     def index(self) -> int:
-        """Number of negative eigenvalues; 1 for a true transition state."""
+        """Number of negative eigenvalues; 1 for a true transition state.
+
+        >>> TransitionState(np.zeros(2), 1.0, np.array([-4.0, 2.0]), np.array([-1.0, 0]), np.array([1.0, 0])).index
+        1
+        """
         return int(np.sum(self.eigenvalues < 0))
 
 
