@@ -65,7 +65,11 @@ def _number(x: float) -> float | str:
 
 
 def report_line(label: str, value: Any, *, rtol: float = 1e-7, atol: float = 0.0) -> str:
-    """The line :func:`answer` prints (without the newline)."""
+    """The line :func:`answer` prints (without the newline): a mark, then the answer as JSON.
+
+    >>> report_line("n", 3).replace(MARK, "<mark>")
+    '<mark>{"label": "n", "value": {"shape": [], "data": [3.0]}, "rtol": 1e-07, "atol": 0.0}'
+    """
     return MARK + json.dumps({"label": str(label), "value": plain(value), "rtol": float(rtol), "atol": float(atol)})
 
 
@@ -73,15 +77,26 @@ def answer(label: str, value: Any, *, rtol: float = 1e-7, atol: float = 0.0) -> 
     """Report ``value`` for the grader to compare, outside this process, with the solution's.
 
     ``rtol``/``atol`` say how far a correct answer may lie from the solution's (as in
-    ``np.allclose``); only the solution's tolerances count. Example:
-    ``answer("ridge weights, lambda=0.3", ridge_fit(X, y, 0.3), atol=1e-8)``."""
+    ``np.allclose``); only the solution's tolerances count. Silent unless :data:`ENV_VAR` is set.
+
+    >>> saved = os.environ.pop(ENV_VAR, None)
+    >>> answer("ridge weights", [0.5, 1.5], atol=1e-8)          # a student's own run: nothing shown
+    >>> os.environ[ENV_VAR] = "1"                               # as under course grade
+    >>> answer("ridge weights", [0.5, 1.5], atol=1e-8)  # doctest: +ELLIPSIS
+    ␞COURSE-ANSWER {"label": "ridge weights", "value": {"shape": [2], "data": [0.5, 1.5]}, ...}
+    >>> _ = os.environ.pop(ENV_VAR) if saved is None else os.environ.update({ENV_VAR: saved})
+    """
     if os.environ.get(ENV_VAR):
         print(report_line(label, value, rtol=rtol, atol=atol), flush=True)
 
 
 @dataclass(frozen=True)
 class Reported:
-    """One reported answer: its value as plain data and the tolerance it was reported with."""
+    """One reported answer: its value as plain data and the tolerance it was reported with.
+
+    >>> parse_lines(report_line("x", 1.5, atol=0.1))["x"]
+    Reported(value={'shape': [], 'data': [1.5]}, rtol=1e-07, atol=0.1, count=1)
+    """
 
     value: Any
     rtol: float
@@ -91,7 +106,12 @@ class Reported:
 
 def parse_lines(text: str) -> dict[str, Reported]:
     """The answers reported in ``text`` (a cell's printed output), by label; lines that are not
-    well-formed answers are ignored, and a label reported twice counts how often."""
+    well-formed answers are ignored, and a label reported twice counts how often.
+
+    >>> text = "\\n".join([report_line("x", 1.0), "x = 1.0", report_line("x", 1.0), MARK + "{broken"])
+    >>> {label: r.count for label, r in parse_lines(text).items()}
+    {'x': 2}
+    """
     found: dict[str, Reported] = {}
     for line in text.splitlines():
         if not line.startswith(MARK) or len(line) > MAX_LINE_CHARS:
@@ -108,20 +128,42 @@ def parse_lines(text: str) -> dict[str, Reported]:
 
 
 def cell_answers(cell) -> dict[str, Reported]:
-    """The answers a notebook cell printed on stdout."""
+    """The answers a notebook cell printed on stdout (stderr and rich outputs are not read).
+
+    >>> import nbformat
+    >>> cell = nbformat.v4.new_code_cell(outputs=[
+    ...     nbformat.v4.new_output("stream", name="stdout", text=report_line("x", 2.0)),
+    ...     nbformat.v4.new_output("stream", name="stderr", text=report_line("y", 3.0))])
+    >>> list(cell_answers(cell))
+    ['x']
+    """
     text = "".join(o.get("text", "") for o in cell.get("outputs", [])
                    if o.get("output_type") == "stream" and o.get("name") == "stdout")
     return parse_lines(text)
 
 
 def notebook_answers(notebook) -> dict[str, dict[str, Reported]]:
-    """The answers of every code cell with a grade id, by grade id (empty where none)."""
+    """The answers of every code cell with a grade id, by grade id (empty where none).
+
+    >>> import nbformat
+    >>> graded = nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade_id": "test-risk"}}, outputs=[
+    ...     nbformat.v4.new_output("stream", name="stdout", text=report_line("risk", 0.25))])
+    >>> nb = nbformat.v4.new_notebook(cells=[graded, nbformat.v4.new_code_cell("1 + 1")])
+    >>> {grade_id: sorted(found) for grade_id, found in notebook_answers(nb).items()}
+    {'test-risk': ['risk']}
+    """
     return {cell.metadata.nbgrader["grade_id"]: cell_answers(cell) for cell in notebook.cells
             if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
 
 
 def agree(student: Reported, reference: Reported) -> bool:
-    """Whether a student's answer matches the solution's within the solution's tolerance."""
+    """Whether a student's answer matches the solution's within the solution's tolerance; an
+    answer reported twice never agrees (a cell could print every candidate).
+
+    >>> solution = parse_lines(report_line("w", [1.0, 2.0], atol=0.01))["w"]
+    >>> [agree(parse_lines(report_line("w", v, atol=9.0))["w"], solution) for v in ([1.005, 2.0], [1.5, 2.0], [1.0])]
+    [True, False, False]
+    """
     return student.count == 1 and _same(student.value, reference.value, reference.rtol, reference.atol)
 
 
@@ -147,5 +189,9 @@ def _same(a: Any, b: Any, rtol: float, atol: float) -> bool:
 
 
 def strip_lines(text: str) -> str:
-    """``text`` without its answer lines (they mean nothing to a student reading feedback)."""
+    """``text`` without its answer lines (they mean nothing to a student reading feedback).
+
+    >>> strip_lines("risk = 0.25\\n" + report_line("risk", 0.25) + "\\ndone\\n")
+    'risk = 0.25\\ndone\\n'
+    """
     return "".join(line for line in text.splitlines(keepends=True) if not line.startswith(MARK))

@@ -16,7 +16,19 @@ T = TypeVar("T")
 
 
 def current() -> str:
-    """The active budget: ``COURSE_BUDGET`` if set, else ``"quick"``."""
+    """The active budget: ``COURSE_BUDGET`` if set, else ``"quick"``.
+
+    >>> saved = os.environ.pop(ENV_VAR, None)
+    >>> current()
+    'quick'
+    >>> os.environ[ENV_VAR] = " Full "; current()
+    'full'
+    >>> os.environ[ENV_VAR] = "huge"; current()
+    Traceback (most recent call last):
+    ...
+    ValueError: COURSE_BUDGET='huge' is not a budget; use one of quick, full
+    >>> _ = os.environ.pop(ENV_VAR) if saved is None else os.environ.update({ENV_VAR: saved})
+    """
     value = os.environ.get(ENV_VAR, "quick").strip().lower() or "quick"
     if value not in BUDGETS:
         raise ValueError(f"{ENV_VAR}={value!r} is not a budget; use one of {', '.join(BUDGETS)}")
@@ -24,5 +36,14 @@ def current() -> str:
 
 
 def pick(*, quick: T, full: T) -> T:
-    """Return the value that belongs to the active budget."""
+    """Return the value that belongs to the active budget: a notebook's parameters cell sizes
+    its runs with it, so the same code runs in minutes or at the literature's size.
+
+    >>> saved = os.environ.pop(ENV_VAR, None)
+    >>> pick(quick=200, full=20_000)
+    200
+    >>> os.environ[ENV_VAR] = "full"; pick(quick=200, full=20_000)
+    20000
+    >>> _ = os.environ.pop(ENV_VAR) if saved is None else os.environ.update({ENV_VAR: saved})
+    """
     return quick if current() == "quick" else full

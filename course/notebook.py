@@ -19,8 +19,14 @@ def setup(seed: int = 0) -> np.random.Generator:
 
     BLAS runs on one thread: the notebooks' linear algebra is small, and on 2-core machines
     several kernels at once (autograding, a laptop with other work) made OpenBLAS threads
-    busy-wait and one KRR cell ten times slower. Measured alone, Module 2 takes 73 s with one
-    thread or with the default two.
+    busy-wait and slowed cells down many times over; alone, one thread is as fast as two.
+
+    It changes the process's warnings, logging, thread pools and numpy print options, so the
+    example is not run here (it would change how later examples print)::
+
+        from course.notebook import setup
+        rng = setup(seed=0)   # first line of every notebook
+        rng.normal(size=2)    # the same numbers on every run
     """
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     warnings.filterwarnings("ignore")

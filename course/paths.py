@@ -13,7 +13,15 @@ INSTALLED_CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 class CourseError(Exception):
-    """A problem the user can fix; the command line prints it without a traceback."""
+    """A problem the user can fix; the command line prints it without a traceback.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     notebook("01-regression", root=Path(folder))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    course.paths.CourseError: missing notebook: .../source/01-regression/01-regression.ipynb
+    """
 
 
 def repo_root() -> Path:
@@ -37,7 +45,17 @@ def repo_root() -> Path:
 
 
 def modules(root: Path | None = None) -> list[str]:
-    """Module names (``01-regression``, ...) in course order, taken from ``source/``."""
+    """Module names (``01-regression``, ...) in course order, taken from ``source/``.
+
+    Folders that do not look like ``NN-name`` are not modules.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     for name in ("02-kernels", "01-regression", "images", "03_Bad"):
+    ...         (Path(folder) / "source" / name).mkdir(parents=True)
+    ...     modules(Path(folder))
+    ['01-regression', '02-kernels']
+    """
     source = (root or repo_root()) / "source"
     return sorted(p.name for p in source.iterdir() if p.is_dir() and MODULE_PATTERN.match(p.name))
 
@@ -62,7 +80,20 @@ def resolve_module(name: str, known: list[str]) -> str | None:
 
 def resolve_modules(names: list[str] | None, root: Path | None = None) -> list[str]:
     """Validate module names given on the command line (see :func:`resolve_module` for the
-    shorthand); none means all modules. An unknown name is an error with the closest names."""
+    shorthand); none means all modules. An unknown name is an error with the closest names.
+
+    >>> import tempfile
+    >>> folder = tempfile.TemporaryDirectory(); root = Path(folder.name)
+    >>> for name in ("01-regression", "02-kernels"):
+    ...     (root / "source" / name).mkdir(parents=True)
+    >>> resolve_modules(["2", "regression", "02"], root), resolve_modules(None, root)
+    (['02-kernels', '01-regression'], ['01-regression', '02-kernels'])
+    >>> resolve_modules(["kernles"], root)
+    Traceback (most recent call last):
+    ...
+    course.paths.CourseError: unknown module(s): kernles (did you mean 02-kernels?); available: 01-regression, 02-kernels
+    >>> folder.cleanup()
+    """
     known = modules(root)
     if not names:
         return known
@@ -82,7 +113,16 @@ def resolve_modules(names: list[str] | None, root: Path | None = None) -> list[s
 
 
 def notebook(module: str, folder: str = "source", root: Path | None = None) -> Path:
-    """Path of a module's notebook in ``source/``, ``release/`` or ``solutions/``."""
+    """Path of a module's notebook in ``source/``, ``release/`` or ``solutions/``; a
+    :class:`CourseError` if it is missing.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     (Path(folder) / "release" / "01-regression").mkdir(parents=True)
+    ...     (Path(folder) / "release" / "01-regression" / "01-regression.ipynb").touch()
+    ...     notebook("01-regression", "release", Path(folder)).relative_to(folder).as_posix()
+    'release/01-regression/01-regression.ipynb'
+    """
     path = (root or repo_root()) / folder / module / f"{module}.ipynb"
     if not path.is_file():
         raise CourseError(f"missing notebook: {path}")

@@ -23,7 +23,12 @@ MIN_METRIC_WIDTH = 24
 
 @dataclass(frozen=True)
 class Result:
-    """One row of the results table."""
+    """One row of the results table: what :func:`record` returns and :func:`read_rows` reads back.
+
+    >>> row = Result("02-kernels", "KRR MAE", 0.9, 1.0, "<=", 0.0, "kcal/mol", True)
+    >>> row.target_text
+    '<= 1'
+    """
 
     module: str
     metric: str
@@ -36,6 +41,11 @@ class Result:
 
     @property
     def target_text(self) -> str:
+        """The target as the table prints it, with its relation.
+
+        >>> [Result("m", "x", 1, t, rel, 0.05, "", True).target_text for t, rel in ((1.0, "=="), ((0, 2), "in"), (3, ">="))]
+        ['1 ± 0.05', 'in [0, 2]', '>= 3']
+        """
         if self.relation == "==":
             return f"{_fmt(self.target)} ± {self.tolerance:g}"
         if self.relation == "in":
@@ -84,7 +94,22 @@ def record(metric: str, achieved: Any, *, target: Any, relation: str = "==",
 
     ``relation`` is ``"<="`` (lower is better), ``">="``, ``"=="`` (within ``tolerance``) or
     ``"in"`` (``target`` is a ``(low, high)`` range). Arrays compare element by element.
-    ``module`` defaults to the notebook ``course reproduce`` is running; commands that record rows outside a notebook (``course krr-curves``) name it.
+    ``module`` defaults to the notebook ``course reproduce`` is running; commands that record
+    rows outside a notebook (``course krr-curves``) name it.
+
+    >>> import tempfile
+    >>> saved = os.environ.pop(ENV_FILE, None)
+    >>> row = record("test MAE", np.float64(0.93), target=1.0, relation="<=", unit="eV", module="02-kernels")
+    test MAE: 0.93 eV (target <= 1) -> holds
+    >>> row.holds, type(row.achieved).__name__
+    (True, 'float')
+    >>> with tempfile.TemporaryDirectory() as folder:  # as under course reproduce: rows go to the file
+    ...     os.environ[ENV_FILE] = str(Path(folder) / "rows.jsonl")
+    ...     _ = record("accuracy", 0.7, target=(0.8, 1.0), relation="in", module="03-cmb")
+    ...     print(read_rows(Path(folder) / "rows.jsonl")[0].holds)
+    accuracy: 0.7 (target in [0.8, 1]) -> DOES NOT HOLD
+    False
+    >>> _ = os.environ.pop(ENV_FILE) if saved is None else os.environ.update({ENV_FILE: saved})
     """
     if relation not in RELATIONS:
         raise ValueError(f"relation must be one of {RELATIONS}, not {relation!r}")
@@ -108,7 +133,17 @@ def record(metric: str, achieved: Any, *, target: Any, relation: str = "==",
 
 
 def read_rows(path: str | Path) -> list[Result]:
-    """Rows written by :func:`record` into a JSON-lines file."""
+    """Rows written by :func:`record` into a JSON-lines file (see its example); a line that is
+    not a row is an error naming it.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = (Path(folder) / "rows.jsonl").write_text('{"metric": 1}')
+    ...     read_rows(Path(folder) / "rows.jsonl")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ...rows.jsonl, line 1: not a results row (...)
+    """
     rows = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip():
@@ -125,6 +160,11 @@ def format_table(rows: Sequence[Result] | Iterable[Result], width: int | None = 
     With ``width`` (a terminal's columns) the metric column is wrapped onto continuation lines so
     that the table fits, down to a metric column of ``MIN_METRIC_WIDTH``; without it every row is
     one line.
+
+    >>> print(format_table([Result("02-kernels", "KRR MAE", 0.93, 1.0, "<=", 0.0, "eV", True)]))
+    module      metric   target   achieved  holds
+    ----------  -------  -------  --------  -----
+    02-kernels  KRR MAE  <= 1 eV  0.93 eV   yes
     """
     header = ("module", "metric", "target", "achieved", "holds")
     body = [(r.module, r.metric, f"{r.target_text} {r.unit}".strip(),

@@ -52,7 +52,14 @@ def relative_error(true: np.ndarray, predicted: np.ndarray, reference: np.ndarra
 
 @dataclass(frozen=True)
 class Interval:
-    """A point ``estimate`` with the ``low`` and ``high`` ends of an interval at ``level`` (arrays or floats)."""
+    """A point ``estimate`` with the ``low`` and ``high`` ends of an interval at ``level`` (arrays or floats).
+
+    Indexing an interval of arrays picks one quantity's interval; ``str`` prints a scalar one.
+
+    >>> both = Interval(np.array([0.2, 0.5]), np.array([0.1, 0.4]), np.array([0.3, 0.6]), 0.95)
+    >>> print(both[1])
+    0.500 [0.400, 0.600]
+    """
 
     estimate: np.ndarray
     low: np.ndarray

@@ -27,6 +27,20 @@ def start(module: str, root: Path, target: Path | None = None, force: bool = Fal
     """Copy ``release/<module>/`` to ``target`` (default ``work/<module>/``); return the notebook.
 
     Refuses to replace an existing copy, which holds the student's answers, unless ``force``.
+
+    >>> import tempfile
+    >>> folder = tempfile.TemporaryDirectory(); root = Path(folder.name)
+    >>> (root / "release" / "01-regression").mkdir(parents=True)
+    >>> _ = (root / "release" / "01-regression" / "01-regression.ipynb").write_text("{}")
+    >>> start("01-regression", root).relative_to(root).as_posix()
+    'work/01-regression/01-regression.ipynb'
+    >>> start("01-regression", root)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    course.paths.CourseError: .../work/01-regression exists and may hold your answers; ...
+    >>> start("01-regression", root, force=True).is_file()
+    True
+    >>> folder.cleanup()
     """
     source = root / "release" / module
     target = Path(target) if target else root / WORK_FOLDER / module
