@@ -20,13 +20,24 @@ TAG = "raises-exception"
 
 
 def needs_tag(cell: NotebookNode) -> bool:
-    """An nbgrader answer or autograded test code cell: it raises until the student is done."""
+    """An nbgrader answer or autograded test code cell: it raises until the student is done.
+
+    >>> answer = nbformat.v4.new_code_cell("raise NotImplementedError()", metadata={"nbgrader": {"solution": True}})
+    >>> needs_tag(answer), needs_tag(nbformat.v4.new_code_cell("x = 1")), needs_tag(nbformat.v4.new_markdown_cell("# 1"))
+    (True, False, False)
+    """
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return cell.cell_type == "code" and bool(meta.get("solution") or meta.get("grade"))
 
 
 def untagged_cells(nb: NotebookNode) -> list[str]:
-    """Grade ids (or cell ids) of the cells that need the tag and lack it."""
+    """Grade ids (or cell ids) of the cells that need the tag and lack it: what ``course check`` reports.
+
+    >>> cell = nbformat.v4.new_code_cell("assert f(1) == 2", metadata={"nbgrader": {"grade": True, "grade_id": "t1"}})
+    >>> nb = nbformat.v4.new_notebook(cells=[cell])
+    >>> untagged_cells(nb), (tag_cells(nb), untagged_cells(nb))[1]
+    (['t1'], [])
+    """
     return [cell.metadata["nbgrader"].get("grade_id", cell.get("id", "?")) for cell in nb.cells
             if needs_tag(cell) and TAG not in cell.metadata.get("tags", [])]
 
@@ -47,7 +58,16 @@ def tag_cells(nb: NotebookNode) -> list[str]:
 
 
 def tag_notebook(path: Path) -> list[str]:
-    """Tag the cells of the notebook at ``path``, rewriting it only if something changed."""
+    """Tag the cells of the notebook at ``path``, rewriting it only if something changed.
+
+    >>> import tempfile
+    >>> cell = nbformat.v4.new_code_cell("assert f(1) == 2", metadata={"nbgrader": {"grade": True, "grade_id": "t1"}})
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "01.ipynb"
+    ...     nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    ...     print(tag_notebook(path), tag_notebook(path), nbformat.read(path, as_version=4).cells[0].metadata.tags)
+    ['t1'] [] ['raises-exception']
+    """
     nb = nbformat.read(path, as_version=4)
     tagged = tag_cells(nb)
     if tagged:

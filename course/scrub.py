@@ -4,9 +4,6 @@ nbgrader's feedback shows the hidden tests it restored into every test cell (jup
 #1363) and tracebacks quote the failing line of a hidden test. ``scrub`` removes the hidden regions
 from the test cells, replaces every output line that quotes a hidden-test line, and caps outputs
 in bytes (nbgrader's own limit counts lines: one 100 MB line passes).
-
->>> strip_hidden("a = 1\\n### BEGIN HIDDEN TESTS\\nassert a == 1\\n### END HIDDEN TESTS\\n")
-'a = 1\\n# (hidden tests run here when grading)\\n'
 """
 from __future__ import annotations
 
@@ -30,12 +27,24 @@ MAX_NOTEBOOK_OUTPUT_BYTES = 8 * 1024**2
 
 
 def strip_hidden(source: str) -> str:
-    """``source`` with every hidden-test region replaced by one placeholder comment."""
+    """``source`` with every hidden-test region replaced by one placeholder comment.
+
+    >>> strip_hidden("a = 1\\n### BEGIN HIDDEN TESTS\\nassert a == 1\\n### END HIDDEN TESTS\\n")
+    'a = 1\\n# (hidden tests run here when grading)\\n'
+    """
     return HIDDEN_REGION.sub(PLACEHOLDER, source)
 
 
 def hidden_lines(source: NotebookNode) -> set[str]:
-    """Stripped lines of the hidden tests of ``source`` that do not also occur in visible text."""
+    """Stripped lines of the hidden tests of ``source`` that do not also occur in visible text.
+
+    Lines shorter than ``MIN_HIDDEN_LINE`` and lines a student can see anyway give nothing away.
+
+    >>> cell = nbformat.v4.new_code_cell("assert ok(f)\\n### BEGIN HIDDEN TESTS\\nassert ok(f)\\n"
+    ...                                  "assert f(2) == 4\\npass\\n### END HIDDEN TESTS\\n")
+    >>> hidden_lines(nbformat.v4.new_notebook(cells=[cell]))
+    {'assert f(2) == 4'}
+    """
     inside, outside = set(), set()
     for cell in source.cells:
         for match in HIDDEN_REGION.finditer(cell.source):
@@ -91,7 +100,17 @@ def _scrub_output(output: NotebookNode, secrets: set[str], budget: int) -> tuple
 def scrub(executed: NotebookNode, source: NotebookNode) -> NotebookNode:
     """A copy of the graded notebook without hidden tests, its outputs capped in bytes.
 
-    ``source`` is the instructor's notebook; its hidden-test lines are looked for in every output.
+    ``source`` is the instructor's notebook; its hidden-test lines are looked for in every output
+    (a hidden test's assertion message too).
+
+    >>> test = "f(1)\\n### BEGIN HIDDEN TESTS\\nassert f(2) == 4, 'f doubles'\\n### END HIDDEN TESTS\\n"
+    >>> source = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(test)])
+    >>> graded = nbformat.from_dict(source)
+    >>> graded.cells[0].outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="f doubles",
+    ...     traceback=["----> 3 assert f(2) == 4, 'f doubles'", "AssertionError: f doubles"])]
+    >>> shown = scrub(graded, source).cells[0]
+    >>> shown.source, shown.outputs[0].traceback, shown.outputs[0].evalue
+    ('f(1)\\n# (hidden tests run here when grading)\\n', ['[a line of a hidden test]', '[a line of a hidden test]'], '(message of a hidden test)')
     """
     secrets = hidden_lines(source) | {"BEGIN HIDDEN TESTS", "END HIDDEN TESTS"}
     clean = nbformat.from_dict(executed)

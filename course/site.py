@@ -34,7 +34,13 @@ SOLUTION_MARKERS = set(MARKERS[:2])
 
 def student_page(nb: NotebookNode) -> NotebookNode:
     """A copy of an executed solution fit to publish: hidden tests cleared (nbgrader's own
-    ``ClearHiddenTests``), ``### BEGIN/END SOLUTION`` lines dropped."""
+    ``ClearHiddenTests``), ``### BEGIN/END SOLUTION`` lines dropped.
+
+    It imports nbgrader (seconds), so the example is not run::
+
+        page = student_page(nbformat.read(notebook("01-regression", "solutions"), as_version=4))
+        any("BEGIN SOLUTION" in cell.source for cell in page.cells)   # False
+    """
     from nbgrader.preprocessors import ClearHiddenTests
 
     page, _ = ClearHiddenTests().preprocess(nbformat.from_dict(nb), {})
@@ -94,7 +100,10 @@ def place_mathjax(folder: Path, *, link: bool = False) -> Path:
     ``folder`` typeset their mathematics offline (load it as :data:`MATHJAX_URL`).
 
     ``link=True`` hard-links the files (one feedback folder per student costs no disk) and copies
-    where a link cannot be made. Example: ``place_mathjax(Path("build/site"))``."""
+    where a link cannot be made. It copies all of MathJax, so the example is not run::
+
+        place_mathjax(Path("build/site"))   # Path('build/site/mathjax'), holding MathJax.js
+    """
     import jupyter_server_mathjax
 
     static, target = Path(jupyter_server_mathjax.__file__).parent / "static", folder / MATHJAX_FOLDER
@@ -117,7 +126,11 @@ CDN_MATHJAX = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs
 
 
 def offline_mathjax(page: str) -> str:
-    """``page`` (HTML) loading the MathJax beside it (:func:`place_mathjax`) instead of a CDN's."""
+    """``page`` (HTML) loading the MathJax beside it (:func:`place_mathjax`) instead of a CDN's.
+
+    >>> offline_mathjax('<script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/MathJax.js?config=X">')
+    '<script src="mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe,local/course">'
+    """
     return CDN_MATHJAX.sub(f'<script src="{MATHJAX_URL}">', page)
 
 
@@ -125,8 +138,10 @@ def build(modules: list[str], out: Path, root: Path) -> Path:
     """Render ``solutions/MODULE/MODULE.ipynb`` of every module and an index into ``out``;
     return the index page.
 
-    Example: ``build(["01-regression"], Path("build/site"), repo_root())`` writes
-    ``build/site/index.html``, ``01-regression.html`` and ``mathjax/``.
+    It renders with nbconvert (seconds per module), so the example is not run::
+
+        build(["01-regression"], Path("build/site"), repo_root())
+        # writes build/site/index.html, 01-regression.html and mathjax/
     """
     out.mkdir(parents=True, exist_ok=True)
     place_mathjax(out)

@@ -29,6 +29,9 @@ STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 @dataclass(frozen=True)
 class Submission:
+    """A notebook that can be graded: the student, where it was found, the clean notebook
+    (:func:`normalize`) and notes for the log. See :func:`collect` for an example."""
+
     student: str
     path: Path
     notebook: NotebookNode
@@ -38,18 +41,30 @@ class Submission:
 
 @dataclass(frozen=True)
 class Rejected:
+    """A student folder that cannot be graded, with the reason (told to the student and the log).
+    See :func:`collect` for an example."""
+
     student: str          # printable: unsafe characters escaped
     path: Path
     reason: str
 
 
 def printable(name: str) -> str:
-    """``name`` with control and non-ASCII characters escaped, safe for one line of a log or CSV."""
+    """``name`` with control and non-ASCII characters escaped, safe for one line of a log or CSV.
+
+    >>> printable("ali\\nce_é")
+    'ali\\\\nce_\\\\xe9'
+    """
     return name.encode("unicode_escape").decode("ascii")
 
 
 def reason_for_student_id(name: str) -> str | None:
-    """Why a folder name cannot be a student id (it becomes paths, database keys and CSV cells)."""
+    """Why a folder name cannot be a student id (it becomes paths, database keys and CSV cells);
+    ``None`` for a good one (see the module's example).
+
+    >>> reason_for_student_id("a..b"), reason_for_student_id("")
+    ("student id 'a..b' has characters other than letters, digits and . _ @ -", 'empty student id')
+    """
     if STUDENT_ID.match(name) and ".." not in name:
         return None
     return (f"student id {printable(name)!r} has characters other than letters, digits and . _ @ -"
@@ -58,14 +73,32 @@ def reason_for_student_id(name: str) -> str | None:
 
 def notebook_name_pattern(module: str) -> re.Pattern:
     """File names an LMS or a browser gives ``MODULE.ipynb``: ``MODULE (1).ipynb``,
-    ``alice_MODULE.ipynb``, ``MODULE-2.ipynb``, ``MODULE copy.ipynb``, any letter case."""
+    ``alice_MODULE.ipynb``, ``MODULE-2.ipynb``, ``MODULE copy.ipynb``, any letter case.
+
+    >>> pattern = notebook_name_pattern("01-regression")
+    >>> [bool(pattern.match(n)) for n in ("01-regression (1).ipynb", "alice_01-Regression.ipynb", "02-kernels.ipynb")]
+    [True, True, False]
+    """
     return re.compile(rf"^(?:[^/]*[_ ])?{re.escape(module)}(?:\s*\(\d+\)|[ _-]\d+| copy)?\.ipynb$",
                       re.IGNORECASE)
 
 
 def collect(submitted: Path, module: str, release: NotebookNode,
             max_bytes: int = MAX_NOTEBOOK_BYTES) -> list[Submission | Rejected]:
-    """Every student folder of ``submitted`` checked for ``module``, in student order."""
+    """Every student folder of ``submitted`` checked for ``module``, in student order.
+
+    >>> import tempfile
+    >>> test = nbformat.v4.new_code_cell("assert f(1) == 2", metadata={"nbgrader": {"grade": True, "grade_id": "t1", "points": 1}})
+    >>> release = nbformat.v4.new_notebook(cells=[test])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     submitted = Path(folder)
+    ...     (submitted / "alice" / "01-x").mkdir(parents=True)
+    ...     nbformat.write(release, submitted / "alice" / "01-x" / "01-x (1).ipynb")
+    ...     (submitted / "bob").mkdir()
+    ...     found = collect(submitted, "01-x", release)
+    >>> [(type(f).__name__, f.student) for f in found], found[0].notes, found[1].reason
+    ([('Submission', 'alice'), ('Rejected', 'bob')], ('graded 01-x (1).ipynb as 01-x.ipynb',), 'no 01-x/ folder')
+    """
     if not submitted.is_dir() or submitted.is_symlink():
         return []
     found = []
@@ -195,6 +228,15 @@ def normalize(notebook: NotebookNode, release: NotebookNode, module: str) -> tup
     second cell with the same grade id (a copy-pasted test cell), becomes an ordinary cell; known
     cells get the release's metadata (points, locks) back. A notebook with none of the release's
     exercise cells is another assignment and is rejected.
+
+    >>> test = nbformat.v4.new_code_cell("assert f(1) == 2", metadata={"nbgrader": {"grade": True, "grade_id": "t1", "points": 2}})
+    >>> release = nbformat.v4.new_notebook(cells=[test])
+    >>> forged = nbformat.from_dict(release)
+    >>> forged.cells[0].metadata.nbgrader["points"] = 100
+    >>> forged.cells.append(nbformat.from_dict(forged.cells[0]))   # a copied test cell
+    >>> clean, notes = normalize(forged, release, "01-x")
+    >>> clean.cells[0].metadata.nbgrader["points"], "nbgrader" in clean.cells[1].metadata, notes
+    (2, False, ['cell 1 repeats t1: it is graded once, the copy runs as an ordinary cell'])
     """
     wanted = {_grade_id(c): c.metadata["nbgrader"] for c in release.cells if _grade_id(c)}
     exercises = {g for g, meta in wanted.items() if meta.get("solution") or meta.get("grade")}
