@@ -2,11 +2,6 @@
 
 The scores come from :mod:`course.classgrade`, which judges the executed notebooks itself; they
 land in nbgrader's gradebook so that the formgrader, feedback and ``nbgrader export`` keep working.
-
->>> spreadsheet_safe("=HYPERLINK(\\"http://x\\")")
-'\\'=HYPERLINK("http://x")'
->>> spreadsheet_safe("alice")
-'alice'
 """
 from __future__ import annotations
 
@@ -19,12 +14,23 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "|")
 
 
 def spreadsheet_safe(value: object) -> str:
-    """``value`` as text a spreadsheet shows instead of evaluating (OWASP CSV injection)."""
+    """``value`` as text a spreadsheet shows instead of evaluating (OWASP CSV injection).
+
+    >>> spreadsheet_safe("=HYPERLINK(\\"http://x\\")")
+    '\\'=HYPERLINK("http://x")'
+    >>> spreadsheet_safe("alice"), spreadsheet_safe(3.5)
+    ('alice', '3.5')
+    """
     text = str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def gradebook_url(path: Path) -> str:
+    """The SQLAlchemy address nbgrader's ``Gradebook`` opens for the database file ``path``.
+
+    >>> gradebook_url(Path("/course/autograde/gradebook.db"))
+    'sqlite:////course/autograde/gradebook.db'
+    """
     return "sqlite:///" + str(path)
 
 
@@ -34,6 +40,12 @@ def record_scores(database: Path, module: str, student: str, scores: dict[str, f
 
     ``replace`` drops an earlier submission first (a re-run grades afresh); cells not in
     ``scores`` (manually graded ones) keep nbgrader's defaults.
+
+    It needs a gradebook that knows the assignment (``nbgrader generate_assignment``), so the
+    example is not run::
+
+        record_scores(Path("autograde/gradebook.db"), "01-regression", "alice",
+                      {"test-risk": 2.0, "test-ridge": 0.0}, replace=True)
     """
     from nbgrader.api import Gradebook
     from sqlalchemy.exc import SAWarning
@@ -53,7 +65,12 @@ def record_scores(database: Path, module: str, student: str, scores: dict[str, f
 
 
 def forget_submission(database: Path, module: str, student: str) -> None:
-    """Remove ``student``'s graded ``module`` from the gradebook (now ungradable: no stale score)."""
+    """Remove ``student``'s graded ``module`` from the gradebook (now ungradable: no stale score).
+
+    Nothing happens when there is no such submission. Example (not run: needs a gradebook)::
+
+        forget_submission(Path("autograde/gradebook.db"), "01-regression", "alice")
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(gradebook_url(database)) as gradebook:
@@ -64,6 +81,16 @@ def forget_submission(database: Path, module: str, student: str) -> None:
 
 
 def load_ungradable(path: Path) -> dict[str, dict[str, str]]:
+    """The submissions that could not be graded, ``{module: {student: reason}}``, from the JSON
+    file at ``path``; empty when there is none.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     empty = load_ungradable(Path(folder) / "ungradable.json")
+    ...     _ = (Path(folder) / "ungradable.json").write_text('{"01-regression": {"bob": "empty file"}}')
+    ...     print(empty, load_ungradable(Path(folder) / "ungradable.json"))
+    {} {'01-regression': {'bob': 'empty file'}}
+    """
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
@@ -71,7 +98,10 @@ def export_csv(database: Path, ungradable: dict[str, dict[str, str]], target: Pa
     """Write one row per assignment and student, graded or not, to ``target``; return the row count.
 
     Columns: assignment, student_id, score, max_score, status (``graded``, ``needs manual
-    grading``, ``ungradable: REASON`` or ``no submission``).
+    grading``, ``ungradable: REASON`` or ``no submission``). Example (not run: needs a gradebook)::
+
+        export_csv(Path("autograde/gradebook.db"), load_ungradable(Path("autograde/ungradable.json")),
+                   Path("autograde/grades.csv"))   # the number of rows written
     """
     from nbgrader.api import Gradebook, MissingEntry
 

@@ -31,7 +31,11 @@ GiB, MiB = 1024**3, 1024**2
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-kernel resource limits (``prlimit`` inside the sandbox)."""
+    """Per-kernel resource limits (``prlimit`` inside the sandbox).
+
+    >>> Limits(memory=2 * GiB).memory // MiB, Limits().threads
+    (2048, 1)
+    """
 
     memory: int = 6 * GiB        # RLIMIT_DATA: heap and private mappings
     file_size: int = 256 * MiB   # RLIMIT_FSIZE: the largest file it may write
@@ -42,7 +46,7 @@ class Limits:
 
 
 def unavailable() -> str | None:
-    """Why sandboxed grading cannot run here, or None when it can."""
+    """Why sandboxed grading cannot run here, or None when it can (see the module's example)."""
     if not shutil.which("bwrap"):
         return "bubblewrap (bwrap) is not installed: `apt-get install bubblewrap` (Debian/Ubuntu)"
     if not shutil.which("prlimit"):
@@ -88,7 +92,15 @@ def _python_binds(package_parent: Path) -> list[str]:
 
 def kernel_argv(work: Path, cwd: Path, home: Path, runtime: Path, limits: Limits) -> list[str]:
     """The command line of one sandboxed kernel (``{connection_file}`` filled in by Jupyter):
-    the private folder ``cwd`` appears at ``work``, where nbgrader runs the notebook."""
+    the private folder ``cwd`` appears at ``work``, where nbgrader runs the notebook.
+
+    >>> folders = [Path(f"/tmp/grading/{name}") for name in ("work", "cwd", "home", "runtime")]
+    >>> argv = kernel_argv(*folders, Limits(memory=GiB))
+    >>> argv[:2], argv[-4:], "--unshare-all" in argv, f"--data={GiB}" in argv
+    (['bwrap', '--unshare-all'], ['-m', 'ipykernel_launcher', '-f', '{connection_file}'], True, True)
+    >>> argv[argv.index("--chdir") + 1]
+    '/tmp/grading/work'
+    """
     # Here, not at the top: grading imports this module, and neither needs the data stack (NumPy) there.
     from course import answers
     from course.data.qm9_cache import resolve_cache_dir
@@ -119,7 +131,16 @@ def kernel_argv(work: Path, cwd: Path, home: Path, runtime: Path, limits: Limits
 
 def install_kernel(jupyter_data: Path, work: Path, cwd: Path, home: Path, runtime: Path, limits: Limits) -> None:
     """Write the ``course-sandbox`` kernel spec into ``jupyter_data/kernels`` (put that folder first
-    on ``JUPYTER_PATH`` of the nbgrader process)."""
+    on ``JUPYTER_PATH`` of the nbgrader process).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     base = Path(folder)
+    ...     install_kernel(base / "jupyter", *(base / name for name in ("work", "cwd", "home", "runtime")), Limits())
+    ...     spec = json.loads((base / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json").read_text())
+    >>> spec["display_name"], spec["argv"][0]
+    ('Python 3 (grading sandbox)', 'bwrap')
+    """
     spec = jupyter_data / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     for folder in (work, cwd, home, runtime):
@@ -145,6 +166,10 @@ def _seed_matplotlib_cache(target: Path) -> None:
 
 
 def nbgrader_options(runtime: Path) -> list[str]:
-    """nbgrader command-line options that route execution through the sandbox kernel."""
+    """nbgrader command-line options that route execution through the sandbox kernel.
+
+    >>> nbgrader_options(Path("/tmp/grading/runtime"))
+    ['--ExecutePreprocessor.kernel_name=course-sandbox', '--KernelManager.transport=ipc', '--KernelManager.ip=/tmp/grading/runtime/kernel']
+    """
     return [f"--ExecutePreprocessor.kernel_name={KERNEL_NAME}", "--KernelManager.transport=ipc",
             f"--KernelManager.ip={runtime / 'kernel'}"]
