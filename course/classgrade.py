@@ -51,7 +51,12 @@ SCHEDULER_ENV = "COURSE_GRADE_SCHEDULER"
 
 @dataclass(frozen=True)
 class Settings:
-    """How ``course grade`` runs; the defaults suit a class of Module 1 on a laptop."""
+    """How ``course grade`` runs; the defaults suit a class of Module 1 on a laptop.
+
+    >>> settings = Settings(jobs=2, cell_timeout=120)
+    >>> settings.sandboxed, settings.limits.threads, settings.scheduler is None
+    (True, 1, True)
+    """
 
     jobs: int = max(1, os.cpu_count() or 1)
     sandboxed: bool = True
@@ -63,7 +68,11 @@ class Settings:
 
 @dataclass
 class Outcome:
-    """What grading one student produced; ``reason`` is set when the submission is ungradable."""
+    """What grading one student produced; ``reason`` is set when the submission is ungradable.
+
+    >>> Outcome("alice", 3.0, scores={"t1": 1.0, "t2": 0.5}).scores
+    {'t1': 1.0, 't2': 0.5}
+    """
 
     student: str
     max_score: float
@@ -78,6 +87,13 @@ class Outcome:
 
     @property
     def summary(self) -> str:
+        """The student's line at the end of ``course grade``: score out of the maximum, or why not.
+
+        >>> print(Outcome("alice", 3.0, scores={"t1": 1.0, "t2": 0.5}).summary)
+        alice                    1.5/3
+        >>> print(Outcome("bob", 3.0, reason="empty file").summary)
+        bob                      ungradable: empty file
+        """
         if self.scores is None:
             return f"{self.student:<24} ungradable: {self.reason}"
         return f"{self.student:<24} {_number(sum(self.scores.values()))}/{_number(self.max_score)}"
@@ -131,7 +147,11 @@ def _nbgrader(args: list[str], cwd: Path, env: dict | None = None, timeout: floa
 
 @dataclass(frozen=True)
 class Job:
-    """Everything grading one submission needs, as plain data (it travels to a Dask worker)."""
+    """Everything grading one submission needs, as plain data (it travels to a Dask worker).
+
+    :func:`grade_class` builds one per submission from the generated assignment (see
+    :func:`grade_job` for how it is used).
+    """
 
     module: str
     student: str
@@ -174,6 +194,15 @@ def judge(executed: NotebookNode, points: dict[str, float],
 
     Unlike nbgrader, output on stderr does not fail a cell: a library warning in a correct answer
     costs nothing. A test cell missing from the notebook or never reached scores 0.
+
+    >>> def test(grade_id, outputs, count=1):
+    ...     return nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade_id": grade_id}}, outputs=outputs,
+    ...                                      execution_count=count)
+    >>> warning = nbformat.v4.new_output("stream", name="stderr", text="ConvergenceWarning")
+    >>> error = nbformat.v4.new_output("error", ename="AssertionError", evalue="", traceback=[])
+    >>> executed = nbformat.v4.new_notebook(cells=[test("t1", [warning]), test("t2", [error]), test("t3", [], None)])
+    >>> judge(executed, {"t1": 2.0, "t2": 1.0, "t3": 1.0, "t4": 1.0})
+    {'t1': 2.0, 't2': 0.0, 't3': 0.0, 't4': 0.0}
     """
     wrong = disagreements(executed, reference or {})
     scores = dict.fromkeys(points, 0.0)
@@ -187,7 +216,17 @@ def judge(executed: NotebookNode, points: dict[str, float],
 
 def disagreements(executed: NotebookNode, reference: dict[str, dict[str, answers.Reported]]) -> dict[str, list[str]]:
     """Per test cell, the labels of the solution's answers that the student's run did not report
-    once and alike (see :mod:`course.answers`); cells without such problems are left out."""
+    once and alike (see :mod:`course.answers`); cells without such problems are left out.
+
+    >>> def ran(*lines):
+    ...     out = nbformat.v4.new_output("stream", name="stdout", text="\\n".join(lines))
+    ...     return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+    ...         metadata={"nbgrader": {"grade_id": "t1"}}, outputs=[out])])
+    >>> reference = answers.notebook_answers(ran(answers.report_line("risk", 0.25), answers.report_line("n", 3)))
+    >>> disagreements(ran(answers.report_line("risk", 0.25)), reference), disagreements(ran(
+    ...     answers.report_line("risk", 0.25), answers.report_line("n", 3)), reference)
+    ({'t1': ['n']}, {})
+    """
     reported = answers.notebook_answers(executed)
     wrong = {}
     for grade_id, expected in reference.items():
@@ -217,7 +256,13 @@ def grade_job(job: Job) -> Outcome:
     """Grade one submission in a scratch course of its own, in a temporary folder of the machine
     that runs it, its answers judged against ``job.reference``; with ``reference=None`` (the
     course's own solution) the answers it reports are kept in the outcome, and no feedback is
-    written. Reads and writes nothing else: the caller publishes the outcome."""
+    written. Reads and writes nothing else: the caller publishes the outcome.
+
+    It runs nbgrader and a sandboxed kernel (seconds to minutes), so the example is not run::
+
+        outcome = grade_job(job)        # job: a Job built by grade_class
+        outcome.scores, outcome.reason  # ({'test-risk': 2.0, ...}, '') or (None, why not)
+    """
     if job.settings.sandboxed:
         problem = sandbox.unavailable()
         if problem:
@@ -306,7 +351,20 @@ def _short_feedback(module: str, student: str, scores: dict[str, float], points:
 
 
 def fingerprint(root: Path) -> dict[str, str]:
-    """Hash of every file and link under ``root`` except ``autograde/`` and caches."""
+    """Hash of every file and link under ``root`` except ``autograde/`` and caches: compared
+    before and after grading to prove that student code changed nothing of the course.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     root = Path(folder)
+    ...     _ = (root / "nbgrader_config.py").write_text("c = get_config()")
+    ...     (root / "autograde").mkdir()
+    ...     _ = (root / "autograde" / "grade.log").write_text("ignored")
+    ...     (root / "link").symlink_to("nbgrader_config.py")
+    ...     found = fingerprint(root)
+    >>> sorted(found), found["link"]
+    (['link', 'nbgrader_config.py'], 'link:nbgrader_config.py')
+    """
     found = {}
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
@@ -375,7 +433,12 @@ def _backup(database: Path) -> Path | None:
 def engine(settings: Settings) -> Iterator[tuple[Executor, str, int | None]]:
     """The executor grading jobs go to, a description of it and, on a cluster, the BLAS threads one
     kernel may use there (None: share the local cores out). Local threads (``settings.jobs``),
-    or the Dask cluster at ``settings.scheduler``."""
+    or the Dask cluster at ``settings.scheduler``.
+
+    >>> with engine(Settings(jobs=2)) as (pool, where, threads):
+    ...     print(pool.submit(sum, [1, 2]).result(), where, threads)
+    3 2 at a time on this machine None
+    """
     if not settings.scheduler:
         with ThreadPoolExecutor(max_workers=settings.jobs) as pool:
             yield pool, f"{settings.jobs} at a time on this machine", None
@@ -405,7 +468,14 @@ def engine(settings: Settings) -> Iterator[tuple[Executor, str, int | None]]:
 
 
 def grade_class(root: Path, module: str, settings: Settings = Settings(), echo=print) -> list[Outcome]:
-    """Grade every submission of ``module`` under ``root/autograde/submitted``; see the module doc."""
+    """Grade every submission of ``module`` under ``root/autograde/submitted``; see the module doc.
+
+    ``course grade MODULE`` calls it; it grades whole notebooks in the sandbox, so the example is
+    not run::
+
+        outcomes = grade_class(repo_root(), "01-regression", Settings(jobs=2))
+        [o.summary for o in outcomes]   # one line per student; autograde/grades.csv written
+    """
     if settings.sandboxed:
         problem = sandbox.unavailable()
         if problem:

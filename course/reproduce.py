@@ -57,7 +57,13 @@ def _failed_cell(nb: nbformat.NotebookNode) -> str | None:
 def execute(module: str, budget: str, out_dir: Path, root: Path | None = None) -> dict:
     """Run ``source/<module>/<module>.ipynb`` top to bottom; write the executed copy and the
     kernel's stderr (``kernel.log``) to ``out_dir/<module>/`` and return the module's entry for
-    the results file. Any error output, in any cell, fails the run."""
+    the results file. Any error output, in any cell, fails the run.
+
+    It starts a kernel and runs a whole notebook (minutes), so the example is not run::
+
+        entry = execute("01-regression", "quick", Path("solutions"))
+        entry["budget"], entry["notebook"]   # ('quick', '01-regression/01-regression.ipynb')
+    """
     root = root or repo_root()
     path = notebook(module, "source", root)
     nb = nbformat.read(path, as_version=4)
@@ -101,6 +107,13 @@ def execute(module: str, budget: str, out_dir: Path, root: Path | None = None) -
 
 
 def load_results(out_dir: Path) -> dict:
+    """The results file ``out_dir/results.json``; an empty one (no modules) when there is none.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     load_results(Path(folder))
+    {'modules': {}}
+    """
     path = out_dir / RESULTS_NAME
     if not path.is_file():
         return {"modules": {}}
@@ -113,7 +126,16 @@ def load_results(out_dir: Path) -> dict:
 def merge_entry(out_dir: Path, key: str, entry: dict) -> Path:
     """Add or replace one entry of ``out_dir/results.json``: how a command (not a notebook) records
     its rows, e.g. ``course krr-curves``'s full-budget run next to the quick notebook of the same
-    module, under a key that starts with the module's name (see :func:`entry_module`)."""
+    module, under a key that starts with the module's name (see :func:`entry_module`).
+
+    >>> import tempfile
+    >>> row = results.Result("02-kernels", "MAE", 0.9, 1.0, "<=", 0.0, "eV", True)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = merge_entry(Path(folder), "02-kernels (full budget)", {"budget": "full", "rows": [row]})
+    ...     data = load_results(Path(folder))
+    >>> list(data["modules"]), rows_of(data) == [row]
+    (['02-kernels (full budget)'], True)
+    """
     data = load_results(out_dir)
     data["modules"][key] = {**entry, "rows": [row.__dict__ for row in entry["rows"]]}
     data["modules"] = dict(sorted(data["modules"].items()))
@@ -133,13 +155,28 @@ def entry_module(key: str) -> str:
 
 def rows_of(data: dict, modules: list[str] | None = None) -> list[results.Result]:
     """The target rows of every entry of ``data`` (a results file), or of the entries of ``modules``:
-    a module's notebook and the commands that record rows for it."""
+    a module's notebook and the commands that record rows for it.
+
+    >>> row = {"module": "02-kernels", "metric": "MAE", "achieved": 0.9, "target": 1.0, "relation": "<=",
+    ...        "tolerance": 0.0, "unit": "eV", "holds": True}
+    >>> data = {"modules": {"02-kernels": {"rows": [row]}, "02-kernels (full budget)": {"rows": [row]},
+    ...                     "03-cmb": {"rows": [{**row, "module": "03-cmb"}]}}}
+    >>> len(rows_of(data)), len(rows_of(data, ["02-kernels"])), [r.module for r in rows_of(data, ["03-cmb"])]
+    (3, 2, ['03-cmb'])
+    """
     return [results.Result(**row) for key, entry in data["modules"].items()
             if modules is None or entry_module(key) in modules for row in entry["rows"]]
 
 
 def reproduce(modules: list[str], budget: str, out_dir: Path, root: Path | None = None) -> dict:
-    """Execute ``modules`` and merge their rows into ``out_dir/results.json``."""
+    """Execute ``modules`` and merge their rows into ``out_dir/results.json``, rewritten after each
+    module so that a later failure keeps the earlier runs.
+
+    ``course reproduce`` calls it; it runs whole notebooks, so the example is not run::
+
+        data = reproduce(["01-regression"], "quick", Path("solutions"))
+        format_table(rows_of(data, ["01-regression"]))
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     data = load_results(out_dir)
     for module in modules:
