@@ -19,7 +19,7 @@ def setup(seed: int = 0) -> np.random.Generator:
 
     BLAS runs on one thread: the notebooks' linear algebra is small, and on 2-core machines
     several kernels at once (autograding, a laptop with other work) made OpenBLAS threads
-    busy-wait and slowed cells down many times over; alone, one thread is as fast as two.
+    busy-wait and slowed cells down many times over.
 
     It changes the process's warnings, logging, thread pools and numpy print options, so the
     example is not run here (it would change how later examples print)::

@@ -4,7 +4,7 @@ Bond perception uses RDKit's ``rdDetermineBonds`` for a neutral molecule (total 
 Connectivity comes first from covalent radii (RDKit's default, the fast rule). That rule bonds
 the bridgehead atoms of strained bicyclic rings (1.8-1.9 Å apart), and then no valid bond
 orders exist; only then is the connectivity taken from extended-Hückel overlap populations
-(``useHueckel=True``, several times slower, and it perceives those molecules too).
+(``useHueckel=True``, slower), which bonds those rings correctly.
 """
 from __future__ import annotations
 
