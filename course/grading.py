@@ -47,8 +47,10 @@ def run_nbgrader(args: list[str], cwd: Path) -> str:
 def nbgrader_meta(cell: NotebookNode) -> dict:
     """The nbgrader metadata of ``cell``; empty for an ordinary cell.
 
-    >>> nbgrader_meta(nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade_id": "t1"}})), nbgrader_meta(nbformat.v4.new_code_cell())
-    ({'grade_id': 't1'}, {})
+    >>> nbgrader_meta(nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade_id": "t1"}}))
+    {'grade_id': 't1'}
+    >>> nbgrader_meta(nbformat.v4.new_code_cell())
+    {}
     """
     return cell.get("metadata", {}).get("nbgrader", {})
 

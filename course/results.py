@@ -43,7 +43,8 @@ class Result:
     def target_text(self) -> str:
         """The target as the table prints it, with its relation.
 
-        >>> [Result("m", "x", 1, t, rel, 0.05, "", True).target_text for t, rel in ((1.0, "=="), ((0, 2), "in"), (3, ">="))]
+        >>> targets = ((1.0, "=="), ((0, 2), "in"), (3, ">="))
+        >>> [Result("m", "x", 1, t, relation, 0.05, "", True).target_text for t, relation in targets]
         ['1 ± 0.05', 'in [0, 2]', '>= 3']
         """
         if self.relation == "==":

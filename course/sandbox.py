@@ -169,7 +169,8 @@ def nbgrader_options(runtime: Path) -> list[str]:
     """nbgrader command-line options that route execution through the sandbox kernel.
 
     >>> nbgrader_options(Path("/tmp/grading/runtime"))
-    ['--ExecutePreprocessor.kernel_name=course-sandbox', '--KernelManager.transport=ipc', '--KernelManager.ip=/tmp/grading/runtime/kernel']
+    ['--ExecutePreprocessor.kernel_name=course-sandbox', '--KernelManager.transport=ipc',
+     '--KernelManager.ip=/tmp/grading/runtime/kernel']
     """
     return [f"--ExecutePreprocessor.kernel_name={KERNEL_NAME}", "--KernelManager.transport=ipc",
             f"--KernelManager.ip={runtime / 'kernel'}"]

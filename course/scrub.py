@@ -110,7 +110,8 @@ def scrub(executed: NotebookNode, source: NotebookNode) -> NotebookNode:
     ...     traceback=["----> 3 assert f(2) == 4, 'f doubles'", "AssertionError: f doubles"])]
     >>> shown = scrub(graded, source).cells[0]
     >>> shown.source, shown.outputs[0].traceback, shown.outputs[0].evalue
-    ('f(1)\\n# (hidden tests run here when grading)\\n', ['[a line of a hidden test]', '[a line of a hidden test]'], '(message of a hidden test)')
+    ('f(1)\\n# (hidden tests run here when grading)\\n', ['[a line of a hidden test]', '[a line of a hidden test]'],
+     '(message of a hidden test)')
     """
     secrets = hidden_lines(source) | {"BEGIN HIDDEN TESTS", "END HIDDEN TESTS"}
     clean = nbformat.from_dict(executed)

@@ -88,7 +88,8 @@ def collect(submitted: Path, module: str, release: NotebookNode,
     """Every student folder of ``submitted`` checked for ``module``, in student order.
 
     >>> import tempfile
-    >>> test = nbformat.v4.new_code_cell("assert f(1) == 2", metadata={"nbgrader": {"grade": True, "grade_id": "t1", "points": 1}})
+    >>> meta = {"nbgrader": {"grade": True, "grade_id": "t1", "points": 1}}
+    >>> test = nbformat.v4.new_code_cell("assert f(1) == 2", metadata=meta)
     >>> release = nbformat.v4.new_notebook(cells=[test])
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     submitted = Path(folder)
@@ -229,7 +230,8 @@ def normalize(notebook: NotebookNode, release: NotebookNode, module: str) -> tup
     cells get the release's metadata (points, locks) back. A notebook with none of the release's
     exercise cells is another assignment and is rejected.
 
-    >>> test = nbformat.v4.new_code_cell("assert f(1) == 2", metadata={"nbgrader": {"grade": True, "grade_id": "t1", "points": 2}})
+    >>> meta = {"nbgrader": {"grade": True, "grade_id": "t1", "points": 2}}
+    >>> test = nbformat.v4.new_code_cell("assert f(1) == 2", metadata=meta)
     >>> release = nbformat.v4.new_notebook(cells=[test])
     >>> forged = nbformat.from_dict(release)
     >>> forged.cells[0].metadata.nbgrader["points"] = 100

@@ -94,8 +94,8 @@ class Landscape:
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     land.save(Path(folder) / "copy.npz")
         ...     again = Landscape.load(Path(folder) / "copy.npz")
-        >>> again.energies == land.energies, again.transition_states == land.transition_states, again.failures == land.failures
-        (True, True, True)
+        >>> [getattr(again, a) == getattr(land, a) for a in ("energies", "transition_states", "failures")]
+        [True, True, True]
         """
         ts = np.array(self.transition_states, dtype=float).reshape(-1, 3)
         np.savez_compressed(path, shape=np.array([self.n_inputs, self.n_hidden]),
