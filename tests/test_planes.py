@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from course.features.planes import molecular_plane, plane_grid
+from course.features.planes import draw_on_plane, molecular_plane, plane_grid
 
 
 def rotation(seed):
@@ -55,3 +55,19 @@ def test_bad_input_is_refused():
         molecular_plane(np.zeros((4, 2)))
     with pytest.raises(ValueError, match="spacing"):
         plane_grid(ring(), spacing=0.0)
+
+
+def test_the_drawing_puts_atoms_where_the_grid_has_them():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xyz = ring() @ rotation(4).T
+    fig, ax = plt.subplots()
+    atoms = draw_on_plane(ax, xyz, [6, 6, 7, 6, 6, 8], [(k, (k + 1) % 6) for k in range(6)], colors=np.arange(6.0))
+    np.testing.assert_allclose(atoms.get_offsets(), plane_grid(xyz).atoms_uv, atol=1e-12)
+    np.testing.assert_allclose(atoms.get_array(), np.arange(6.0))
+    assert len(ax.lines) == 6 and [t.get_text() for t in ax.texts] == ["C", "C", "N", "C", "C", "O"]
+    with pytest.raises(ValueError, match="atomic numbers"):
+        draw_on_plane(ax, xyz, [6, 6], [])
+    plt.close(fig)

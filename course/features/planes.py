@@ -1,5 +1,6 @@
-"""A plane through a molecule and a grid of points on it, for maps such as the DTNN's chemical
-potential (:func:`course.models.dtnn.chemical_potential`).
+"""A plane through a molecule, a grid of points on it and a drawing of the molecule in it, for maps
+such as the DTNN's chemical potential (:func:`course.models.dtnn.chemical_potential`) and for
+per-atom values such as its atomic contributions.
 
 The plane is the molecule's best-fitting plane: through the centre of its atoms, spanned by the two
 principal axes of the atom positions (the directions of largest spread). For a planar molecule such
@@ -8,9 +9,13 @@ as benzene it contains every atom. In-plane coordinates (u, v) are in Å, so a m
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+#: Element symbols of QM9's atomic numbers, for atom labels.
+SYMBOLS = {1: "H", 6: "C", 7: "N", 8: "O", 9: "F"}
 
 
 @dataclass(frozen=True)
@@ -76,3 +81,33 @@ def plane_grid(xyz: np.ndarray, spacing: float = 0.1, margin: float = 2.0, heigh
     uu, vv = np.meshgrid(u, v)
     points = origin + height * normal + uu.reshape(-1, 1) * axes[0] + vv.reshape(-1, 1) * axes[1]
     return PlaneGrid(points, u, v, atoms_uv, relative @ normal, origin, axes, normal)
+
+
+def draw_on_plane(ax, xyz: np.ndarray, Z: Sequence[int], bonds: Iterable[tuple[int, int]], colors=None, **scatter):
+    """Draw a molecule projected onto its :func:`molecular_plane` in the (u, v) frame of
+    :func:`plane_grid`: ``bonds`` (pairs of atom indices) as grey lines, atoms as circles coloured
+    by ``colors`` (one value per atom, or one colour) and labelled with their element. Extra
+    keywords go to ``ax.scatter`` (e.g. ``cmap``, ``vmin``, ``s``). Returns the scatter, for a colour bar.
+
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> water = np.array([[0, 0, 0], [0.76, 0.59, 0], [-0.76, 0.59, 0]])
+    >>> atoms = draw_on_plane(ax, water, [8, 1, 1], [(0, 1), (0, 2)], colors=[-0.8, 0.4, 0.4], cmap="coolwarm")
+    >>> len(ax.lines), [t.get_text() for t in ax.texts]
+    (2, ['O', 'H', 'H'])
+    """
+    origin, axes, _ = molecular_plane(xyz)
+    uv = (np.asarray(xyz, dtype=float) - origin) @ axes.T
+    if len(Z) != len(uv):
+        raise ValueError(f"{len(Z)} atomic numbers for {len(uv)} positions")
+    for i, j in bonds:
+        ax.plot(uv[[i, j], 0], uv[[i, j], 1], color="0.4", lw=1.5, zorder=1)
+    atoms = ax.scatter(uv[:, 0], uv[:, 1], c=colors, edgecolors="k", zorder=2, **{"s": 330, **scatter})
+    for (u, v), z in zip(uv, Z):
+        ax.annotate(SYMBOLS.get(int(z), str(int(z))), (u, v), ha="center", va="center", fontsize=8, zorder=3)
+    ax.set_aspect("equal")
+    ax.margins(0.15)
+    ax.axis("off")
+    return atoms
