@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from course.models.dtnn import build_dtnn, chemical_potential, dtnn_inputs, fit_dtnn, predict_dtnn
+from course.models.dtnn import build_dtnn, chemical_potential, contributions_dtnn, dtnn_inputs, fit_dtnn, predict_dtnn
 
 SMALL = dict(n_state=4, n_factors=5, n_interactions=2, n_hidden=3, distance_centers=(0.0, 1.0, 2.0, 3.0),
              distance_width=0.6, dtype="float64")
@@ -121,6 +121,19 @@ def test_prediction_is_invariant_to_atom_order_rotation_and_translation():
     np.testing.assert_allclose(permuted_terms, base_terms[order], rtol=1e-10)  # each atom keeps its term
     rotation = np.linalg.qr(rng.normal(size=(3, 3)))[0]
     assert terms(model, Z, R @ rotation.T + [3.0, -1.0, 0.5])[1] == pytest.approx(base, rel=1e-10)
+
+
+def test_contributions_in_batches_are_the_numpy_terms_of_each_molecule():
+    rng = np.random.default_rng(9)
+    model = random_model(10)
+    molecules = [molecule(rng, n) for n in (3, 6, 1, 5, 4)]
+    x = dtnn_inputs(np.concatenate([Z for Z, _ in molecules]), np.vstack([R for _, R in molecules]),
+                    np.cumsum([0] + [len(Z) for Z, _ in molecules]))
+    got = contributions_dtnn(model, x, batch_size=2)
+    assert got.shape == (5, 6)
+    for k, (Z, R) in enumerate(molecules):
+        np.testing.assert_allclose(got[k, :len(Z)], numpy_dtnn(model, Z, R)[0], rtol=1e-10)
+        assert not got[k, len(Z):].any()
 
 
 def test_chemical_potential_is_the_probes_term_and_moves_with_the_molecule():

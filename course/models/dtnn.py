@@ -257,3 +257,18 @@ def predict_dtnn(model: DTNN, inputs: dict[str, np.ndarray], batch_size: int = 2
     (1,)
     """
     return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0))[:, 0]
+
+
+def contributions_dtnn(model: DTNN, inputs: dict[str, np.ndarray], batch_size: int = 256) -> np.ndarray:
+    """Atomic contributions (M, A) of :meth:`DTNN.atom_contributions` (0 on padding), ``batch_size``
+    molecules at a time, so that a large test set needs no (M, A, A, K) array at once.
+
+    >>> x = dtnn_inputs(np.array([6, 1, 1, 1, 1, 8, 1]), np.random.default_rng(0).normal(size=(7, 3)), np.array([0, 5, 7]))
+    >>> model = build_dtnn(n_state=4, n_factors=5, n_interactions=1, n_hidden=3)
+    >>> terms = contributions_dtnn(model, x, batch_size=1)
+    >>> terms.shape, bool(np.allclose(terms.sum(axis=1), predict_dtnn(model, x), atol=1e-5))
+    ((2, 5), True)
+    """
+    n = len(inputs["Z"])
+    return np.concatenate([np.asarray(ops.convert_to_numpy(model.atom_contributions(
+        {key: value[start:start + batch_size] for key, value in inputs.items()}))) for start in range(0, n, batch_size)])
