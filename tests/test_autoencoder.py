@@ -131,7 +131,8 @@ def test_fit_autoencoder_keeps_the_best_validation_epoch():
 def test_encoder_network_with_a_head_is_the_stacked_model_and_lrp_conserves():
     rng = np.random.default_rng(5)
     model = random_model(rng)
-    head = keras.Sequential([keras.Input((3,), dtype="float64"), keras.layers.Dense(4, activation="relu", dtype="float64"),
+    head = keras.Sequential([keras.Input((3,), dtype="float64"),
+                             keras.layers.Dense(4, activation="relu", dtype="float64"),
                              keras.layers.Dense(1, dtype="float64")])
     head.set_weights([rng.normal(size=w.shape) for w in head.get_weights()])
     net = encoder_network(model, head)

@@ -203,7 +203,8 @@ def encoder_network(model: TiedAutoencoder, head: keras.Sequential | None = None
     kernels = (model.w1, model.w2)
     layers = [keras.Input((model.config["n_inputs"],), dtype=model.compute_dtype)]
     for k, (kernel, bias) in enumerate(zip(kernels, model.biases[:2])):
-        dense = keras.layers.Dense(kernel.shape[1], activation="relu", dtype=model.dtype_policy, name=f"encoder_{k + 1}")
+        dense = keras.layers.Dense(kernel.shape[1], activation="relu", dtype=model.dtype_policy,
+                                   name=f"encoder_{k + 1}")
         dense.build((None, kernel.shape[0]))
         dense.set_weights([ops.convert_to_numpy(kernel), ops.convert_to_numpy(bias)])
         layers.append(dense)
