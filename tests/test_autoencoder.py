@@ -6,8 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from course.models.autoencoder import (SEED_CODE, SEED_HIDDEN, build_autoencoder, column_scale, mg_column_types,
-                                       mg_vectors, reconstruction_error_per_type)
+from course.explain import Composite, Epsilon, LRP0, explain
+from course.models.autoencoder import (SEED_CODE, SEED_HIDDEN, build_autoencoder, column_scale, column_type_sums,
+                                       encoder_network, fit_autoencoder, mg_column_types, mg_vectors,
+                                       reconstruction_error_per_type)
 
 
 @pytest.fixture(autouse=True)
@@ -80,6 +82,93 @@ def test_reconstruction_error_per_type_sums_to_the_total_by_hand():
     assert sum(errors.values()) == pytest.approx(np.mean(np.sum((x - xhat) ** 2, axis=1)), rel=1e-12)
 
 
+def low_rank_data(rng, n=240, d=30, rank=3):
+    """Non-negative inputs on a 3-dimensional surface: a code of 3 can hold them."""
+    return np.maximum(rng.normal(size=(n, rank)) @ rng.normal(size=(rank, d)), 0).astype(np.float32)
+
+
+def numpy_reconstruction(model, x):
+    W1, W2 = (w.numpy() for w in (model.w1, model.w2))
+    b1, b2, b3, b4 = (b.numpy() for b in model.biases)
+    return relu(relu(relu(x @ W1 + b1) @ W2 + b2) @ W2.T + b3) @ W1.T + b4
+
+
+def test_fit_autoencoder_lowers_the_loss_and_the_weights_stay_tied():
+    rng = np.random.default_rng(3)
+    x = low_rank_data(rng)
+    model = build_autoencoder(x.shape[1], n_hidden=12, n_code=4, noise=0.05, seed=0)
+    initial = [w.numpy().copy() for w in model.trainable_weights]
+    before = float(np.mean((model.predict(x, verbose=0) - x) ** 2))
+    losses = fit_autoencoder(model, x, epochs=40, batch_size=32, learning_rate=3e-3, seed=0)
+    assert len(losses) == 40 and losses[-1] < 0.5 * losses[0]
+    after = float(np.mean((model.predict(x, verbose=0) - x) ** 2))
+    assert after < 0.5 * before
+    # still two kernels and four biases, all trained, and the decoder is the encoder's kernels transposed
+    assert [w.shape for w in model.trainable_weights] == [w.shape for w in initial]
+    assert all(not np.array_equal(w.numpy(), w0) for w, w0 in zip(model.trainable_weights, initial))
+    np.testing.assert_allclose(model.predict(x, verbose=0), numpy_reconstruction(model, x), rtol=1e-4, atol=1e-4)
+    # same seed, same model: same losses
+    again = build_autoencoder(x.shape[1], n_hidden=12, n_code=4, noise=0.05, seed=0)
+    assert fit_autoencoder(again, x, epochs=3, batch_size=32, learning_rate=3e-3, seed=0) == pytest.approx(
+        fit_autoencoder(build_autoencoder(x.shape[1], n_hidden=12, n_code=4, noise=0.05, seed=0), x, epochs=3,
+                        batch_size=32, learning_rate=3e-3, seed=0), rel=1e-5)
+
+
+def test_fit_autoencoder_keeps_the_best_validation_epoch():
+    rng = np.random.default_rng(4)
+    x = low_rank_data(rng)
+    train, val = x[:200], x[200:]
+    model = build_autoencoder(x.shape[1], n_hidden=12, n_code=4, noise=0.05, seed=0)
+    # a learning rate this large makes the validation loss jump about; the best epoch must win
+    fit_autoencoder(model, train, epochs=15, batch_size=32, learning_rate=0.05, x_val=val)
+    kept = float(np.mean((model.predict(val, verbose=0) - val) ** 2))
+    history = model.history.history["val_loss"]
+    assert kept == pytest.approx(min(history), rel=1e-4)
+    with pytest.raises(ValueError, match="shape"):
+        fit_autoencoder(model, x[:, :5])
+
+
+def test_encoder_network_with_a_head_is_the_stacked_model_and_lrp_conserves():
+    rng = np.random.default_rng(5)
+    model = random_model(rng)
+    head = keras.Sequential([keras.Input((3,), dtype="float64"),
+                             keras.layers.Dense(4, activation="relu", dtype="float64"),
+                             keras.layers.Dense(1, dtype="float64")])
+    head.set_weights([rng.normal(size=w.shape) for w in head.get_weights()])
+    net = encoder_network(model, head)
+    assert [layer.name for layer in net.layers] == ["encoder_1", "encoder_2", "head_1", "head_2"]
+    x = rng.normal(size=(6, 9))
+    code = keras.ops.convert_to_numpy(model.encode(x))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(net(x)), keras.ops.convert_to_numpy(head(code)), rtol=1e-12)
+    result = explain(net, x, Composite({-1: LRP0()}, default=Epsilon(0.1)), start="output")
+    np.testing.assert_allclose(result.start, keras.ops.convert_to_numpy(head(code))[:, 0], rtol=1e-12)
+    np.testing.assert_allclose(result.completeness_gap(), 0, atol=1e-10)
+    # LRP-0 on a bias-free chain is gradient × input, by finite differences
+    for w in model.biases + [layer.bias for layer in head.layers]:
+        w.assign(np.zeros(w.shape))
+    bare = encoder_network(model, head)
+    R = explain(bare, x[:1], LRP0(), start="output").relevance[0]
+    f = lambda v: float(keras.ops.convert_to_numpy(bare(v[None]))[0, 0])
+    h = 1e-6
+    grad = np.array([(f(x[0] + h * e) - f(x[0] - h * e)) / (2 * h) for e in np.eye(9)])
+    np.testing.assert_allclose(R, grad * x[0], rtol=1e-5, atol=1e-8)
+    with pytest.raises(ValueError, match="inputs"):
+        encoder_network(model, keras.Sequential([keras.Input((5,)), keras.layers.Dense(1)]))
+
+
+def test_column_type_sums_by_hand():
+    rng = np.random.default_rng(6)
+    values, types = rng.normal(size=(4, 5)), np.array(["x", "y", "x", "z", "y"])
+    sums = column_type_sums(values, types)
+    assert list(sums) == ["x", "y", "z"]
+    for m in range(4):
+        assert sums["x"][m] == pytest.approx(values[m, 0] + values[m, 2])
+        assert sums["y"][m] == pytest.approx(values[m, 1] + values[m, 4])
+        assert sums["z"][m] == pytest.approx(values[m, 3])
+    with pytest.raises(ValueError, match="column types"):
+        column_type_sums(values, types[:3])
+
+
 @pytest.fixture(scope="module")
 def mg():
     """240 QM9 molecules: their WeaveData and their cached (RDKit-made) padded MG features."""
@@ -125,8 +214,7 @@ def test_a_short_training_run_lowers_the_reconstruction_error(mg):
     model = build_autoencoder(x.shape[1], n_hidden=32, n_code=16, noise=0.05, seed=0)
     types = mg_column_types(data.atom_features, data.pair_features)
     before = reconstruction_error_per_type(test, model.predict(test, verbose=0), types)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="mse")
-    model.fit(train, train, epochs=30, batch_size=20, verbose=0)
+    fit_autoencoder(model, train, epochs=30, batch_size=20, learning_rate=3e-3)
     after = reconstruction_error_per_type(test, model.predict(test, verbose=0), types)
     assert sum(after.values()) < 0.5 * sum(before.values()), (before, after)
     # Better than reconstructing every molecule as the mean training vector (seeds 0-2: 0.45-0.47 of it).

@@ -26,6 +26,11 @@ are arguments.
 **Output layer.** ReLU on every hidden and code unit, as the seed says; the output layer is
 linear by default because scaled partial charges are negative and a ReLU output could never
 reconstruct them (``output_activation="relu"`` gives the seed's literal network).
+
+**Training and explaining.** :func:`fit_autoencoder` trains on the mean squared reconstruction
+error of the clean input from its noisy copy. :func:`encoder_network` rewrites the trained
+encoder, optionally followed by a dense property model on the code, as a ``keras.Sequential`` of
+dense ReLU layers, the chain that Module 5's LRP (``course.explain.explain``) walks.
 """
 from __future__ import annotations
 
@@ -149,6 +154,83 @@ def build_autoencoder(n_inputs: int, *, n_hidden: int = SEED_HIDDEN, n_code: int
     return model
 
 
+def fit_autoencoder(model: TiedAutoencoder, x: np.ndarray, *, epochs: int = 10, batch_size: int = 64,
+                    learning_rate: float = 1e-3, seed: int = 0, x_val: np.ndarray | None = None) -> list[float]:
+    """Adam on the mean squared error between the clean ``x`` and its reconstruction from a noisy
+    copy (the model's noise acts in training only), shuffled with ``seed``; returns the training
+    loss per epoch (measured on noisy inputs). With ``x_val``, the model ends with the weights of
+    the epoch whose (noise-free) validation loss was lowest. The weights stay tied: the decoder has
+    no kernels of its own to train.
+
+    Example (``x`` scaled flat MG vectors, e.g. ``mg_vectors(data, rows) / column_scale(...)``)::
+
+        losses = fit_autoencoder(build_autoencoder(x.shape[1], seed=0), x, epochs=20)
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2 or x.shape[1] != model.config["n_inputs"]:
+        raise ValueError(f"x must have shape (molecules, {model.config['n_inputs']}), got {x.shape}")
+    validation, callbacks = None, []
+    if x_val is not None:
+        x_val = np.asarray(x_val, dtype=np.float32)
+        validation = (x_val, x_val)
+        callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=epochs, restore_best_weights=True)]
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
+    keras.utils.set_random_seed(seed)
+    history = model.fit(x, x, epochs=epochs, batch_size=batch_size, shuffle=True, validation_data=validation,
+                        callbacks=callbacks, verbose=0)
+    return [float(v) for v in history.history["loss"]]
+
+
+def _copy_dense(layer: keras.layers.Dense, name: str) -> keras.layers.Dense:
+    config = {**layer.get_config(), "name": name}
+    copy = keras.layers.Dense.from_config(config)
+    copy.build((None, layer.kernel.shape[0]))
+    copy.set_weights(layer.get_weights())
+    return copy
+
+
+def encoder_network(model: TiedAutoencoder, head: keras.Sequential | None = None) -> keras.Sequential:
+    """The encoder x → c as two ``Dense(relu)`` layers holding copies of W₁, b₁ and W₂, b₂, then
+    copies of the ``Dense`` layers of ``head`` (a property model on the code), if given: one chain
+    of dense layers, as ``course.explain.explain`` needs. The copies do not follow later training.
+
+    >>> ae = build_autoencoder(6, n_hidden=4, n_code=2, seed=0)
+    >>> x = np.random.default_rng(0).normal(size=(3, 6)).astype("float32")
+    >>> net = encoder_network(ae)
+    >>> bool(np.allclose(net.predict(x, verbose=0), ops.convert_to_numpy(ae.encode(x))))
+    True
+    """
+    kernels = (model.w1, model.w2)
+    layers = [keras.Input((model.config["n_inputs"],), dtype=model.compute_dtype)]
+    for k, (kernel, bias) in enumerate(zip(kernels, model.biases[:2])):
+        dense = keras.layers.Dense(kernel.shape[1], activation="relu", dtype=model.dtype_policy,
+                                   name=f"encoder_{k + 1}")
+        dense.build((None, kernel.shape[0]))
+        dense.set_weights([ops.convert_to_numpy(kernel), ops.convert_to_numpy(bias)])
+        layers.append(dense)
+    for k, layer in enumerate([] if head is None else head.layers):
+        if not isinstance(layer, keras.layers.Dense):
+            raise ValueError(f"head may hold Dense layers only, not {layer.name!r} ({type(layer).__name__})")
+        if layer.kernel.shape[0] != layers[-1].units:
+            raise ValueError(f"head layer {layer.name!r} takes {layer.kernel.shape[0]} inputs, "
+                             f"the previous layer gives {layers[-1].units}")
+        layers.append(_copy_dense(layer, f"head_{k + 1}"))
+    return keras.Sequential(layers)
+
+
+def column_type_sums(values: np.ndarray, column_types: np.ndarray) -> dict[str, np.ndarray]:
+    """Per row, the sum of ``values`` (n, columns) over the columns of each feature type, the types
+    in order of first appearance: e.g. LRP relevances of the flat MG vector summed per type.
+
+    >>> column_type_sums(np.array([[1.0, 2.0, 4.0]]), np.array(["b", "a", "b"]))
+    {'b': array([5.]), 'a': array([2.])}
+    """
+    values, column_types = np.asarray(values, dtype=float), np.asarray(column_types)
+    if values.shape[-1] != len(column_types):
+        raise ValueError(f"{values.shape[-1]} columns but {len(column_types)} column types")
+    return {str(t): values[:, column_types == t].sum(axis=1) for t in dict.fromkeys(column_types.tolist())}
+
+
 def reconstruction_error_per_type(x: np.ndarray, reconstruction: np.ndarray,
                                   column_types: np.ndarray) -> dict[str, float]:
     """Squared reconstruction error per feature type: Σ over the type's columns of (x − x̂)²,
@@ -160,6 +242,4 @@ def reconstruction_error_per_type(x: np.ndarray, reconstruction: np.ndarray,
     {'atom type': 0.25, 'spatial distance': 1.0}
     """
     squared = np.square(np.asarray(x, dtype=float) - np.asarray(reconstruction, dtype=float))
-    column_types = np.asarray(column_types)
-    return {str(t): float(squared[:, column_types == t].sum(axis=1).mean())
-            for t in dict.fromkeys(column_types.tolist())}
+    return {t: float(v.mean()) for t, v in column_type_sums(squared, column_types).items()}
