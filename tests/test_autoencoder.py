@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from course.explain import Composite, Epsilon, LRP0, explain
+from course.models.resumable import TrainConfig
 from course.models.autoencoder import (SEED_CODE, SEED_HIDDEN, build_autoencoder, column_scale, column_type_sums,
                                        encoder_network, fit_autoencoder, mg_column_types, mg_vectors,
                                        reconstruction_error_per_type)
@@ -87,6 +88,10 @@ def low_rank_data(rng, n=240, d=30, rank=3):
     return np.maximum(rng.normal(size=(n, rank)) @ rng.normal(size=(rank, d)), 0).astype(np.float32)
 
 
+def config(epochs, learning_rate):
+    return TrainConfig(epochs=epochs, batch_size=32, learning_rate=learning_rate, patience=epochs, loss="mse")
+
+
 def numpy_reconstruction(model, x):
     W1, W2 = (w.numpy() for w in (model.w1, model.w2))
     b1, b2, b3, b4 = (b.numpy() for b in model.biases)
@@ -99,7 +104,7 @@ def test_fit_autoencoder_lowers_the_loss_and_the_weights_stay_tied():
     model = build_autoencoder(x.shape[1], n_hidden=12, n_code=4, noise=0.05, seed=0)
     initial = [w.numpy().copy() for w in model.trainable_weights]
     before = float(np.mean((model.predict(x, verbose=0) - x) ** 2))
-    losses = fit_autoencoder(model, x, epochs=40, batch_size=32, learning_rate=3e-3, seed=0)
+    losses = [row["loss"] for row in fit_autoencoder(model, x, x[:50], config(40, 3e-3))["curve"]]
     assert len(losses) == 40 and losses[-1] < 0.5 * losses[0]
     after = float(np.mean((model.predict(x, verbose=0) - x) ** 2))
     assert after < 0.5 * before
@@ -109,9 +114,10 @@ def test_fit_autoencoder_lowers_the_loss_and_the_weights_stay_tied():
     np.testing.assert_allclose(model.predict(x, verbose=0), numpy_reconstruction(model, x), rtol=1e-4, atol=1e-4)
     # same seed, same model: same losses
     again = build_autoencoder(x.shape[1], n_hidden=12, n_code=4, noise=0.05, seed=0)
-    assert fit_autoencoder(again, x, epochs=3, batch_size=32, learning_rate=3e-3, seed=0) == pytest.approx(
-        fit_autoencoder(build_autoencoder(x.shape[1], n_hidden=12, n_code=4, noise=0.05, seed=0), x, epochs=3,
-                        batch_size=32, learning_rate=3e-3, seed=0), rel=1e-5)
+    first = fit_autoencoder(again, x, x[:50], config(3, 3e-3))["curve"]
+    second = fit_autoencoder(build_autoencoder(x.shape[1], n_hidden=12, n_code=4, noise=0.05, seed=0), x, x[:50],
+                             config(3, 3e-3))["curve"]
+    assert [r["loss"] for r in first] == pytest.approx([r["loss"] for r in second], rel=1e-5)
 
 
 def test_fit_autoencoder_keeps_the_best_validation_epoch():
@@ -120,12 +126,11 @@ def test_fit_autoencoder_keeps_the_best_validation_epoch():
     train, val = x[:200], x[200:]
     model = build_autoencoder(x.shape[1], n_hidden=12, n_code=4, noise=0.05, seed=0)
     # a learning rate this large makes the validation loss jump about; the best epoch must win
-    fit_autoencoder(model, train, epochs=15, batch_size=32, learning_rate=0.05, x_val=val)
+    history = fit_autoencoder(model, train, val, config(15, 0.05))
     kept = float(np.mean((model.predict(val, verbose=0) - val) ** 2))
-    history = model.history.history["val_loss"]
-    assert kept == pytest.approx(min(history), rel=1e-4)
+    assert kept == pytest.approx(min(r["val_mae"] for r in history["curve"]), rel=1e-4)
     with pytest.raises(ValueError, match="shape"):
-        fit_autoencoder(model, x[:, :5])
+        fit_autoencoder(model, x[:, :5], val, config(1, 0.05))
 
 
 def test_encoder_network_with_a_head_is_the_stacked_model_and_lrp_conserves():
@@ -214,7 +219,8 @@ def test_a_short_training_run_lowers_the_reconstruction_error(mg):
     model = build_autoencoder(x.shape[1], n_hidden=32, n_code=16, noise=0.05, seed=0)
     types = mg_column_types(data.atom_features, data.pair_features)
     before = reconstruction_error_per_type(test, model.predict(test, verbose=0), types)
-    fit_autoencoder(model, train, epochs=30, batch_size=20, learning_rate=3e-3)
+    fit_autoencoder(model, train, test[:20], TrainConfig(epochs=30, batch_size=20, learning_rate=3e-3, patience=30,
+                                                          loss="mse"))
     after = reconstruction_error_per_type(test, model.predict(test, verbose=0), types)
     assert sum(after.values()) < 0.5 * sum(before.values()), (before, after)
     # Better than reconstructing every molecule as the mean training vector (seeds 0-2: 0.45-0.47 of it).

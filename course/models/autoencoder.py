@@ -34,11 +34,14 @@ dense ReLU layers, the chain that Module 5's LRP (``course.explain.explain``) wa
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 from keras import ops
 
 from course.features.layout import MAX_ATOMS
+from course.models.resumable import TrainConfig, fit_arrays
 from course.models.weave_data import WeaveData
 
 #: The seed's code and hidden widths: 2 × (21 atom + 13 pair MG features), and twice that.
@@ -154,31 +157,30 @@ def build_autoencoder(n_inputs: int, *, n_hidden: int = SEED_HIDDEN, n_code: int
     return model
 
 
-def fit_autoencoder(model: TiedAutoencoder, x: np.ndarray, *, epochs: int = 10, batch_size: int = 64,
-                    learning_rate: float = 1e-3, seed: int = 0, x_val: np.ndarray | None = None) -> list[float]:
-    """Adam on the mean squared error between the clean ``x`` and its reconstruction from a noisy
-    copy (the model's noise acts in training only), shuffled with ``seed``; returns the training
-    loss per epoch (measured on noisy inputs). With ``x_val``, the model ends with the weights of
-    the epoch whose (noise-free) validation loss was lowest. The weights stay tied: the decoder has
-    no kernels of its own to train.
+def fit_autoencoder(model: TiedAutoencoder, x_train: np.ndarray, x_val: np.ndarray, config: TrainConfig, *,
+                    state: str | Path | None = None, max_minutes: float | None = None, progress: bool = False) -> dict:
+    """Train on the mean squared error between the clean input and its reconstruction from a noisy
+    copy (the model's noise acts in training only) with the course's resumable loop
+    (``course.models.resumable``: Adam, cosine learning rate, the weights of the lowest noise-free
+    validation error kept; ``state`` and ``max_minutes`` as for the weave model). The weights stay
+    tied: the decoder has no kernels of its own to train. Returns the learning curve
+    (``val_mae`` holds the validation *mean squared* error).
 
     Example (``x`` scaled flat MG vectors, e.g. ``mg_vectors(data, rows) / column_scale(...)``)::
 
-        losses = fit_autoencoder(build_autoencoder(x.shape[1], seed=0), x, epochs=20)
+        history = fit_autoencoder(build_autoencoder(x.shape[1], seed=0), x[:900], x[900:],
+                                  TrainConfig(epochs=20, loss="mse"))
     """
-    x = np.asarray(x, dtype=np.float32)
-    if x.ndim != 2 or x.shape[1] != model.config["n_inputs"]:
-        raise ValueError(f"x must have shape (molecules, {model.config['n_inputs']}), got {x.shape}")
-    validation, callbacks = None, []
-    if x_val is not None:
-        x_val = np.asarray(x_val, dtype=np.float32)
-        validation = (x_val, x_val)
-        callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=epochs, restore_best_weights=True)]
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="mse")
-    keras.utils.set_random_seed(seed)
-    history = model.fit(x, x, epochs=epochs, batch_size=batch_size, shuffle=True, validation_data=validation,
-                        callbacks=callbacks, verbose=0)
-    return [float(v) for v in history.history["loss"]]
+    x_train, x_val = (np.asarray(v, dtype=np.float32) for v in (x_train, x_val))
+    for name, v in (("x_train", x_train), ("x_val", x_val)):
+        if v.ndim != 2 or v.shape[1] != model.config["n_inputs"]:
+            raise ValueError(f"{name} must have shape (molecules, {model.config['n_inputs']}), got {v.shape}")
+
+    def mse(model: TiedAutoencoder, x: np.ndarray, target: np.ndarray) -> float:
+        return float(np.mean((model.predict(x, batch_size=256, verbose=0) - target) ** 2))
+
+    return fit_arrays(model, (x_train, x_train), (x_val, x_val), config, "mse", mse, "autoencoder", state=state,
+                      max_minutes=max_minutes, progress=progress)
 
 
 def _copy_dense(layer: keras.layers.Dense, name: str) -> keras.layers.Dense:

@@ -30,12 +30,14 @@ contribution of a probe atom placed at points around a molecule.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import keras
 import numpy as np
 from keras import ops
 
 from course.features.layout import ragged_positions
+from course.models.resumable import TrainConfig, fit_arrays
 from course.models.weave import GaussianDistances
 
 #: Default centres (Å) of the distance Gaussians: 0 to 8 Å every 0.2 Å, and their width σ (Å).
@@ -231,22 +233,36 @@ def chemical_potential(model: DTNN, Z: np.ndarray, xyz: np.ndarray, points: np.n
     return np.asarray(ops.convert_to_numpy(out))[0]
 
 
-def fit_dtnn(model: DTNN, inputs: dict[str, np.ndarray], y: np.ndarray, *, epochs: int = 10, batch_size: int = 32,
-             learning_rate: float = 1e-3, loss: str = "mae", seed: int = 0) -> list[float]:
-    """Quick training: target scaling from ``y`` (the molecules in ``inputs``), then Adam on the
-    MAE for ``epochs``, shuffled with ``seed``. Returns the training loss per epoch. For a
-    property of whole molecules in any unit, e.g. U0 minus the free-atom energies (eV) or α.
+def _widened(x: dict[str, np.ndarray], atoms: int) -> dict[str, np.ndarray]:
+    """``x`` padded with empty atom slots to ``atoms`` (training and validation sets may differ)."""
+    extra = atoms - x["Z"].shape[1]
+    return {k: np.pad(v, [(0, 0), (0, extra)] + [(0, 0)] * (v.ndim - 2)) for k, v in x.items()}
 
-    Example (``x = dtnn_inputs(...)`` of 300 molecules, ``y`` their α)::
 
-        losses = fit_dtnn(build_dtnn(), x, y, epochs=5)
+def fit_dtnn(model: DTNN, train: tuple[dict[str, np.ndarray], np.ndarray], val: tuple[dict[str, np.ndarray], np.ndarray],
+             config: TrainConfig, *, state: str | Path | None = None, max_minutes: float | None = None,
+             progress: bool = False) -> dict:
+    """Train on (inputs, y) pairs from :func:`dtnn_inputs`, for a property of whole molecules in any
+    unit (e.g. U0 minus the free-atom energies, eV): target scaling from the training molecules,
+    then the course's resumable loop (``course.models.resumable``: Adam, cosine learning rate, the
+    weights of the best validation MAE kept; ``state`` and ``max_minutes`` as for the weave model).
+    Returns the learning curve.
+
+    Example (``x_train``, ``x_val`` from ``dtnn_inputs``, ``y_train``, ``y_val`` their U0 in eV)::
+
+        history = fit_dtnn(build_dtnn(), (x_train, y_train), (x_val, y_val), TrainConfig(epochs=20))
     """
-    model.set_target_scaling(y, np.asarray(inputs["atom_mask"]).sum(axis=1))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
-    keras.utils.set_random_seed(seed)
-    history = model.fit(inputs, np.asarray(y, dtype=np.float32)[:, None], epochs=epochs, batch_size=batch_size,
-                        shuffle=True, verbose=0)
-    return [float(v) for v in history.history["loss"]]
+    (x_train, y_train), (x_val, y_val) = train, val
+    atoms = max(x_train["Z"].shape[1], x_val["Z"].shape[1])
+    x_train, x_val = _widened(x_train, atoms), _widened(x_val, atoms)
+    model.set_target_scaling(y_train, np.asarray(x_train["atom_mask"]).sum(axis=1))
+
+    def mae(model: DTNN, x: dict[str, np.ndarray], y: np.ndarray) -> float:
+        return float(np.mean(np.abs(predict_dtnn(model, x) - y[:, 0])))
+
+    as_column = (lambda y: np.asarray(y, dtype=np.float32)[:, None])
+    return fit_arrays(model, (x_train, as_column(y_train)), (x_val, as_column(y_val)), config, config.loss, mae,
+                      "dtnn", state=state, max_minutes=max_minutes, progress=progress)
 
 
 def predict_dtnn(model: DTNN, inputs: dict[str, np.ndarray], batch_size: int = 256) -> np.ndarray:

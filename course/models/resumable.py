@@ -108,6 +108,22 @@ def epoch_order(rows: np.ndarray, seed: int, epoch: int) -> np.ndarray:
     return rows[np.random.default_rng([seed, epoch]).permutation(len(rows))]
 
 
+def content_fingerprint(*arrays: np.ndarray) -> str:
+    """A short hash of arrays of any dtype, shape and values: a resumed run of a model trained on
+    arrays (inputs, targets) must see the same ones.
+
+    >>> a = np.arange(6.0).reshape(2, 3)
+    >>> content_fingerprint(a) == content_fingerprint(a.copy()) != content_fingerprint(a.reshape(3, 2))
+    True
+    """
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
 def fingerprint(*arrays: np.ndarray) -> str:
     """A short hash of index arrays: a resumed run must train on the same molecules.
 
@@ -209,6 +225,7 @@ def fit_resumable(model: keras.Model, batches: Batches, train_rows: np.ndarray, 
         history["finished"], history["curve"][-1]["val_mae"]
     """
     train_rows, val_rows = np.asarray(train_rows), np.asarray(val_rows)
+    identity = json.loads(json.dumps(identity))  # as the state file will hold it (tuples become lists)
     steps = math.ceil(len(train_rows) / config.batch_size)
     rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=config.epochs * steps,
                                                   alpha=config.final_lr_fraction)
@@ -284,3 +301,47 @@ def fit_resumable(model: keras.Model, batches: Batches, train_rows: np.ndarray, 
     return {"config": asdict(config), "curve": run.history, "epochs_run": run.epoch, "best_epoch": run.best_epoch,
             "best_val_mae": run.best_val_mae, "finished": finished, "train_seconds": round(run.train_seconds, 1),
             "seconds_per_epoch": round(float(np.median([r["seconds"] for r in run.history])), 2) if run.history else None}
+
+
+Inputs = np.ndarray | dict[str, np.ndarray]
+
+
+def _rows_of(x: Inputs, rows: np.ndarray) -> Inputs:
+    return {k: v[rows] for k, v in x.items()} if isinstance(x, dict) else x[rows]
+
+
+def _joined(a: Inputs, b: Inputs) -> Inputs:
+    if isinstance(a, dict):
+        if not isinstance(b, dict) or set(a) != set(b):
+            raise ValueError("training and validation inputs must have the same arrays")
+        return {k: np.concatenate([a[k], b[k]]) for k in a}
+    return np.concatenate([a, b])
+
+
+def fit_arrays(model: keras.Model, train: tuple[Inputs, np.ndarray], val: tuple[Inputs, np.ndarray],
+               config: TrainConfig, loss: Callable | str, error: Callable[[keras.Model, Inputs, np.ndarray], float],
+               name: str, *, state: str | Path | None = None, max_minutes: float | None = None,
+               progress: bool = False, log: bool = False) -> dict:
+    """:func:`fit_resumable` for molecules given as arrays: ``train`` and ``val`` are (inputs,
+    targets), inputs one array or a dict of arrays with the molecules first (the same keys and
+    widths in both); ``error(model, inputs, targets)`` is the validation error. ``name`` and the
+    model's ``config`` (when it has one), the settings and a hash of the data make the run's identity.
+
+    >>> x = np.random.default_rng(0).normal(size=(60, 2)).astype("float32"); y = x[:, :1] * 3
+    >>> keras.utils.set_random_seed(0)
+    >>> net = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> mae = lambda model, x, y: float(np.mean(np.abs(model.predict(x, verbose=0) - y)))
+    >>> history = fit_arrays(net, (x[:50], y[:50]), (x[50:], y[50:]), TrainConfig(epochs=2, batch_size=10),
+    ...                      "mae", mae, "demo")
+    >>> history["epochs_run"], history["best_val_mae"] == min(r["val_mae"] for r in history["curve"])
+    (2, True)
+    """
+    (x_train, y_train), (x_val, y_val) = train, val
+    x, y = _joined(x_train, x_val), np.concatenate([np.asarray(y_train), np.asarray(y_val)])
+    n_train = len(y_train)
+    arrays = list(x.values()) if isinstance(x, dict) else [x]
+    identity = {"name": name, "config": asdict(config), "model": getattr(model, "config", None),
+                "data": content_fingerprint(*arrays, y), "n_train": n_train}
+    batches = ArrayBatches(x, y, config.batch_size, lambda m, rows: error(m, _rows_of(x, rows), y[rows]))
+    return fit_resumable(model, batches, np.arange(n_train), np.arange(n_train, len(y)), config, loss, identity,
+                         state=state, max_minutes=max_minutes, progress=progress, log=log)
