@@ -8,7 +8,7 @@ import pytest
 
 from course.features.frequencies import (BANDS, DEFAULT_GRID, MAX_MODES, band_of, broadened_spectrum,
                                          error_per_band, frequencies_of, highest_frequency, is_linear, line_shape,
-                                         mode_count, padded_frequencies)
+                                         mode_count, padded_frequencies, zero_point_energy)
 from course.models.autodiff import gradients
 from course.models.weave_training import masked_loss
 
@@ -189,6 +189,30 @@ def test_every_qm9_molecule_has_3n_minus_6_modes_or_3n_minus_5_if_linear(qm9):
     assert imaginary.tolist() == [6620, 59818, 129158]  # one imaginary mode each, as the docstring says
     values, mask = padded_frequencies(*frequencies_of(qm9, imaginary))
     assert (values[:, 0] < 0).all() and (band_of(values[:, 0]) == -1).all()
+
+
+def test_zero_point_energy_is_half_h_c_times_the_sum_of_real_modes():
+    from scipy import constants
+
+    rng = np.random.default_rng(8)
+    freqs, offsets = ragged(rng, [3, 1, 9])
+    freqs[0] = -120.0  # an imaginary mode: no zero-point energy
+    joules = [0.5 * constants.h * constants.c * 100 * sum(f for f in freqs[a:b] if f > 0)
+              for a, b in zip(offsets[:-1], offsets[1:])]
+    np.testing.assert_allclose(zero_point_energy(freqs, offsets), np.array(joules) / constants.e, rtol=1e-12)
+    with pytest.raises(ValueError, match="at least one frequency"):
+        zero_point_energy(freqs, np.array([0, 0, 13]))
+
+
+def test_zero_point_energy_reproduces_qm9s_zpve_column(qm9):
+    from scipy import constants
+
+    zpve = zero_point_energy(qm9.freqs, qm9.freq_offsets)
+    hartree = zpve / constants.physical_constants["Hartree energy in eV"][0]
+    odd = qm9.index[np.abs(hartree - qm9.table["zpve_Ha"].to_numpy()) > 1e-6]  # QM9 prints 6 decimals of Ha
+    assert odd.tolist() == [129152]  # the docstring's exception: its CSV lists two frequency sets
+    relative = np.abs(zpve / qm9.table["zpve_eV"].to_numpy() - 1)
+    assert qm9.table.loc[129152, "n_freq_sets"] == 2 and 0.06 < relative.max() < 0.07
 
 
 def test_highest_last_puts_each_molecules_sorted_modes_in_its_last_slots():

@@ -38,6 +38,47 @@ def test_relevance_is_conserved_in_float64(case, rule, start):
     np.testing.assert_allclose(result.pairs[..., -1], result.distance_channels.sum(-1), rtol=1e-12)
 
 
+@pytest.mark.parametrize("start", ["output", "network"])
+def test_a_chosen_output_or_a_weighted_sum_of_outputs_is_explained_and_conserved(start):
+    # LRP-ε and z⁺ are linear in the relevance they start from (the activations are fixed), so the
+    # relevance of Σ_k w_k y_k must be Σ_k w_k × the relevance of y_k, each explained on its own.
+    model = small_model(6, n_outputs=4)
+    x = random_batch(np.random.default_rng(7), [5, 3, 4], pad_to=5)
+    trace = model.trace(x)
+    part = trace["output"] - (0 if start == "output" else trace["baseline"])
+    part, output = ops.convert_to_numpy(part), ops.convert_to_numpy(trace["output"])
+    weights = np.array([[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 0.0], [0.5, 0.0, 2.0, -1.0]])
+    each = [explain_weave(model, x, COMPOSITE, start=start, outputs=k) for k in range(4)]
+    both = explain_weave(model, x, COMPOSITE, start=start, outputs=weights)
+    for k, one in enumerate(each):
+        np.testing.assert_allclose(one.start, part[:, k], rtol=1e-12)
+        np.testing.assert_allclose(one.prediction, output[:, k], rtol=1e-12)
+        np.testing.assert_allclose(one.completeness_gap(), 0, atol=1e-9 * np.abs(one.start).max())
+    np.testing.assert_allclose(explain_weave(model, x, COMPOSITE, start=start, outputs=-1).atoms, each[3].atoms)
+    np.testing.assert_allclose(both.start, (weights * part).sum(1), rtol=1e-12)
+    np.testing.assert_allclose(both.completeness_gap(), 0, atol=1e-9 * np.abs(both.start).max())
+    for field in ("atoms", "pairs"):
+        combined = sum(w.reshape(-1, *[1] * (getattr(e, field).ndim - 1)) * getattr(e, field)
+                       for w, e in zip(weights.T, each))
+        np.testing.assert_allclose(getattr(both, field), combined, rtol=1e-9, atol=1e-12)
+    for name in both.bias:
+        np.testing.assert_allclose(both.bias[name], sum(w * e.bias[name] for w, e in zip(weights.T, each)),
+                                   rtol=1e-9, atol=1e-12)
+    same = explain_weave(model, x, COMPOSITE, start=start, outputs=np.ones(4))
+    np.testing.assert_allclose(same.start, part.sum(1), rtol=1e-12)
+
+
+def test_output_weights_are_checked():
+    model = small_model(6, n_outputs=4)
+    x = random_batch(np.random.default_rng(7), [5, 3], pad_to=5)
+    with pytest.raises(ValueError, match="4 outputs: choose one"):
+        explain_weave(model, x, LRP0())
+    with pytest.raises(ValueError, match="output 4 does not exist"):
+        explain_weave(model, x, LRP0(), outputs=4)
+    with pytest.raises(ValueError, match="need \\(4,\\) or \\(2, 4\\)"):
+        explain_weave(model, x, LRP0(), outputs=np.ones((3, 4)))
+
+
 def test_padding_gets_nothing_and_garbage_in_it_changes_nothing(case):
     model, x = case
     rng = np.random.default_rng(2)

@@ -5,7 +5,7 @@ import pytest
 from scipy import stats
 
 from course.explain.feature_types import TYPES
-from course.explain.type_shares import nonzero_inputs, per_input_relevance, zero_reference_shares
+from course.explain.type_shares import READINGS, nonzero_inputs, per_input_relevance, zero_reference_shares
 from course.stats import Interval, across_models, bootstrap, verdict
 from course.features.graph import ATOM_FEATURES, FEATURE_TYPES, PAIR_FEATURES
 
@@ -92,3 +92,14 @@ def test_nonzero_inputs_by_a_count_over_each_molecules_own_arrays():
                     expected[FEATURE_TYPES[name]] += i != j and x["pairs"][0, i, j, f] != 0
         np.testing.assert_allclose(line * n, [expected[t] for t in TYPES])
         assert expected["spatial distance"] == n * (n - 1)  # no two atoms at the same place
+
+
+def test_the_two_readings_by_name_and_the_absorbed_share_against_hand_counts():
+    absolute, counts = np.array([[3.0, 1.0], [1.0, 1.0]]), np.array([[3, 1], [1, 3]])
+    assert READINGS["zero reference"](absolute, counts).tolist() == [4 / 6, 2 / 6]
+    # type 0: 4 from 4 inputs, type 1: 2 from 4, against 6 from 8 on average
+    np.testing.assert_allclose(READINGS["per non-zero input"](absolute, counts), [1 / 0.75, 0.5 / 0.75])
+    from course.explain.feature_types import TypeRelevance
+    table = TypeRelevance(signed=np.zeros((3, 12)), absolute=np.zeros((3, 12)), start=np.array([2.0, -4.0, 10.0]),
+                          prediction=np.zeros(3), absorbed_relevance=np.array([1.0, 1.0, -1.0]), n_atoms=np.ones(3))
+    assert table.absorbed_share() == 0.25  # the median of 1/2, 1/4 and 1/10

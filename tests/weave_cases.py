@@ -7,11 +7,11 @@ from course.models.weave import build_weave_model
 SMALL = dict(width=5, n_layers=2, readout_width=4, head=(6,), distance_centers=(0.0, 1.5, 3.0), distance_width=0.7)
 
 
-def small_model(seed, zero_bias=False):
+def small_model(seed, zero_bias=False, n_outputs=1):
     """A float64 weave model with random weights, biases, baseline, offset and scale. The readout and
     the hidden head layer get positive kernels, so that they are not dead on the ReLU outputs below."""
     rng = np.random.default_rng(seed)
-    model = build_weave_model(**SMALL, dtype="float64")
+    model = build_weave_model(**SMALL, n_outputs=n_outputs, dtype="float64")
     for w in model.weights:
         zero = zero_bias and w.path.endswith("/bias")
         value = np.zeros(w.shape) if zero else 0.5 * rng.normal(size=w.shape)

@@ -33,7 +33,7 @@ _MODULE_OF = {
     **dict.fromkeys(("gradient", "gradient_times_input", "integrated_gradients"), "gradients"),
     **dict.fromkeys(("KernelRelevance", "bag_names", "explain_krr", "sum_per_bag"), "kernel_lrp"),
     **dict.fromkeys(("explain",), "lrp"),
-    **dict.fromkeys(("WeaveRelevance", "dense_names", "explain_weave", "explained_value"), "lrp_weave"),
+    **dict.fromkeys(("WeaveRelevance", "dense_names", "explain_weave", "explained_value", "output_weights"), "lrp_weave"),
     **dict.fromkeys(("LimeExplanation", "lime_values", "shap_values"), "model_agnostic"),
     **dict.fromkeys(("layer_chain", "select_output", "start_values"), "network"),
     **dict.fromkeys(("occlusion_drops", "windows"), "occlusion"),
@@ -45,7 +45,7 @@ _MODULE_OF = {
     **dict.fromkeys(("ShapleyValues", "coalition_values", "coalitions", "exact_shapley", "linear_shapley",
                      "shapley_weights"), "shapley"),
     **dict.fromkeys(("TypeRemoval", "feature_means"), "type_perturbation"),
-    **dict.fromkeys(("nonzero_inputs", "per_input_relevance", "zero_reference_shares"), "type_shares"),
+    **dict.fromkeys(("READINGS", "nonzero_inputs", "per_input_relevance", "zero_reference_shares"), "type_shares"),
 }
 
 __all__ = sorted(_MODULE_OF)

@@ -23,6 +23,8 @@ class Attribution(ABC):
     >>> split = ShapleyValues(values=np.array([[1.0, 2.0]]), base=np.array([0.5]), prediction=np.array([4.0]))
     >>> split.attributed(), split.absorbed(), split.completeness_gap()
     (array([3.]), array([0.5]), array([0.5]))
+    >>> round(split.absorbed_share(), 3)
+    0.125
     """
 
     start: np.ndarray
@@ -38,6 +40,11 @@ class Attribution(ABC):
     def completeness_gap(self) -> np.ndarray:
         """(n,) start − (attributed + absorbed), signed: what the bookkeeping lost, 0 up to rounding."""
         return self.start - (self.attributed() + self.absorbed())
+
+    def absorbed_share(self) -> float:
+        """Median over the samples of |absorbed| / |start|: how much of the explained value reached
+        no input, the number to report beside any chart of the attributions."""
+        return float(np.median(np.abs(self.absorbed()) / np.abs(self.start)))
 
 
 @dataclass(kw_only=True)

@@ -105,18 +105,25 @@ def feature_type_relevance(result: WeaveRelevance) -> TypeRelevance:
 
 
 def explain_rows(model: WeaveModel, data: WeaveData, rows: np.ndarray, rule: Rule | Composite,
-                 start: str = "output", batch_size: int = 128) -> TypeRelevance:
+                 start: str = "output", batch_size: int = 128,
+                 outputs: int | np.ndarray | None = None) -> TypeRelevance:
     """:func:`feature_type_relevance` of the molecules ``rows`` of ``data``, in that order.
 
-    Molecules go through in batches of similar size, each padded only to its largest molecule,
-    which roughly halves the work on QM9 compared with padding every batch to 29 atoms."""
+    ``outputs``: which output, or weights of the outputs, to explain (see
+    :func:`course.explain.lrp_weave.output_weights`); weights per molecule are (len(rows), n_outputs)
+    in the order of ``rows``. Molecules go through in batches of similar size, each padded only to its
+    largest molecule, which roughly halves the work on QM9 compared with padding every batch to 29 atoms."""
     rows = np.asarray(rows, dtype=np.int64)
     if not len(rows):
         raise ValueError("no molecules to explain")
+    per_molecule = outputs is not None and np.ndim(outputs) == 2
+    if per_molecule and len(outputs) != len(rows):
+        raise ValueError(f"{len(outputs)} rows of output weights for {len(rows)} molecules")
     by_size = np.argsort(data.n_atoms[rows], kind="stable")
     parts = []
     for chunk in np.array_split(by_size, max(1, -(-len(rows) // batch_size))):
         batch = rows[chunk]
         inputs = data.padded(batch, max_atoms=int(data.n_atoms[batch].max()))
-        parts.append(feature_type_relevance(explain_weave(model, inputs, rule, start)))
+        chosen = np.asarray(outputs)[chunk] if per_molecule else outputs
+        parts.append(feature_type_relevance(explain_weave(model, inputs, rule, start, chosen)))
     return TypeRelevance.concatenate(parts)[np.argsort(by_size)]

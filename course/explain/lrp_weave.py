@@ -1,8 +1,9 @@
 """Layer-wise relevance propagation through the weave graph model of Module 4, with ``keras.ops`` only.
 
-:func:`explain_weave` explains one prediction per molecule, batched over the molecules of a padded
+:func:`explain_weave` explains one value per molecule, batched over the molecules of a padded
 input dict (``WeaveData.padded``), down to the 21 features of every atom and the 13 features of
-every ordered atom pair. It walks the equations of ``course.models.weave`` backwards, reading every
+every ordered atom pair. For a model with several outputs (one per slot of a set target) the value
+is one output or a weighted sum of outputs, chosen by ``outputs`` (:func:`output_weights`). It walks the equations of ``course.models.weave`` backwards, reading every
 activation from :meth:`WeaveModel.trace`; every ``Dense`` sublayer goes through
 :func:`course.explain.backward.linear_relevance` with its rule, so the rules live in one place.
 
@@ -37,7 +38,7 @@ class WeaveRelevance(AbsorbedShares):
 
     ``atoms`` (B, A, 21); ``pairs`` (B, A, A, 13) per ordered pair (i, j), the spatial distance
     holding the sum of ``distance_channels`` (B, A, A, K); ``start`` (B,) the explained value;
-    ``prediction`` (B,) the model's output; ``n_atoms`` (B,); ``bias`` and ``stabilizer``: per Dense
+    ``prediction`` (B,) the model's output (the same weighted sum of its outputs); ``n_atoms`` (B,); ``bias`` and ``stabilizer``: per Dense
     sublayer (and the TargetScale offset) the relevance (B,) absorbed there.
     """
 
@@ -136,20 +137,55 @@ def _weave_layer(ledger: _Ledger, layer: WeaveLayer, t: dict, atoms: Any, pairs:
     return R_in_atoms, R_in_pairs
 
 
-def explained_value(model: WeaveModel, trace: dict, start: str) -> Any:
-    """(B,) the value LRP explains, from :meth:`WeaveModel.trace`: the prediction (``"output"``) or the
-    network's part s·net of it (``"network"``)."""
-    return trace["output"][:, 0] if start == "output" else model.target_scale.scale * trace["net"][:, 0]
+def output_weights(outputs: int | np.ndarray | None, batch: int, n_outputs: int) -> np.ndarray:
+    """(batch, n_outputs) weights w of the outputs whose sum Σ_k w_k y_k is explained.
+
+    ``outputs``: ``None`` (a model with one output), an output's index (negative counts from the
+    end), or weights (n_outputs,) for every molecule or (batch, n_outputs) per molecule, e.g. the
+    mask of a set target, which explains the sum of a molecule's real outputs.
+
+    >>> output_weights(-1, 2, 3).tolist()
+    [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]
+    >>> output_weights(np.array([[1, 1, 0], [1, 0, 0]]), 2, 3).tolist()
+    [[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    """
+    if outputs is None:
+        if n_outputs != 1:
+            raise ValueError(f"the model has {n_outputs} outputs: choose one (an index) or weights of them (outputs=...)")
+        return np.ones((batch, 1))
+    if isinstance(outputs, (int, np.integer)):
+        if not -n_outputs <= outputs < n_outputs:
+            raise ValueError(f"output {outputs} does not exist: the model has {n_outputs} outputs")
+        weights = np.zeros((batch, n_outputs))
+        weights[:, outputs] = 1.0
+        return weights
+    weights = np.asarray(outputs, dtype=float)
+    if weights.shape not in ((n_outputs,), (batch, n_outputs)):
+        raise ValueError(f"output weights of shape {weights.shape}: need ({n_outputs},) or ({batch}, {n_outputs})")
+    return np.broadcast_to(weights, (batch, n_outputs)).copy()
+
+
+def explained_value(model: WeaveModel, trace: dict, start: str, outputs: int | np.ndarray | None = None) -> Any:
+    """(B,) the value LRP explains, from :meth:`WeaveModel.trace`: Σ_k w_k of the predictions
+    (``"output"``) or of the network's parts s·net_k of them (``"network"``), with the weights w of
+    :func:`output_weights` (``outputs``)."""
+    value = trace["output"] if start == "output" else model.target_scale.scale * trace["net"]
+    weights = output_weights(outputs, value.shape[0], value.shape[1])
+    return ops.sum(value * ops.convert_to_tensor(weights, dtype=value.dtype), axis=1)
 
 
 def explain_weave(model: WeaveModel, inputs: dict[str, np.ndarray], rule: Rule | Composite,
-                  start: str = "output") -> WeaveRelevance:
+                  start: str = "output", outputs: int | np.ndarray | None = None) -> WeaveRelevance:
     """LRP relevance of every atom and pair feature for each molecule's prediction.
 
     ``inputs``: the dict of ``WeaveData.padded`` / ``GraphBatch.padded``; ``rule``: one rule for
     every Dense sublayer or a Composite (see the module docstring); ``start``: ``"output"`` (the
     prediction) or ``"network"`` (s·net, the prediction minus the bag-of-atoms baseline). Computed
     in the model's dtype. Only the ``"sum"`` readout is supported.
+
+    ``outputs`` (:func:`output_weights`) chooses what a model with several outputs explains: one
+    output, or Σ_k w_k y_k. The output layer is linear, so that sum starts as relevance w_k s·net_k
+    on output k, and the baseline and offset, which every output shares, count Σ_k w_k times.
 
     With ``"output"``, y = s·net + Σ_i m_i w·a_i + b is split exactly: the baseline w·a_i goes to
     the atom features (w_f a_if to feature f), the offset b is absorbed
@@ -168,12 +204,14 @@ def explain_weave(model: WeaveModel, inputs: dict[str, np.ndarray], rule: Rule |
     t = model.trace(x)
     ledger = _Ledger(model, rule, batch)
     scale = model.target_scale
-    R_net = scale.scale * t["net"]
+    weights = ops.convert_to_tensor(output_weights(outputs, batch, t["net"].shape[1]), dtype=dtype)
+    R_net = scale.scale * t["net"] * weights
     R_baseline = ops.zeros_like(atoms)
-    start_value = explained_value(model, t, start)
+    start_value = explained_value(model, t, start, outputs)
     if start == "output":
-        R_baseline = atoms * scale.reference * atom_mask[..., None]
-        ledger.absorb("target_scale/offset", ops.zeros_like(start_value) + scale.offset)
+        times = ops.sum(weights, axis=1)  # how often the shared baseline and offset enter the sum
+        R_baseline = atoms * scale.reference * atom_mask[..., None] * times[:, None, None]
+        ledger.absorb("target_scale/offset", times * scale.offset)
 
     R = R_net
     head_inputs = [t["readout"]["molecule"]] + [step["a"] for step in t["head"][:-1]]
@@ -193,7 +231,7 @@ def explain_weave(model: WeaveModel, inputs: dict[str, np.ndarray], rule: Rule |
     order = [*dense_names(model), "target_scale/offset"]  # input side first, as in LRPResult
     return WeaveRelevance(
         atoms=numpy(R_atoms + R_baseline), pairs=numpy(pairs), distance_channels=numpy(distance_channels),
-        start=numpy(start_value), prediction=numpy(t["output"][:, 0]),
+        start=numpy(start_value), prediction=numpy(explained_value(model, t, "output", outputs)),
         n_atoms=numpy(ops.sum(atom_mask, axis=1)).round().astype(int),
         bias={k: numpy(ledger.bias[k]) for k in order if k in ledger.bias},
         stabilizer={k: numpy(ledger.stabilizer[k]) for k in order if k in ledger.stabilizer})

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from collections.abc import Callable
+
 from course.explain.feature_types import sum_per_type
 from course.models.weave_data import WeaveData
-
 
 
 def zero_reference_shares(absolute: np.ndarray) -> np.ndarray:
@@ -66,3 +67,11 @@ def nonzero_inputs(data: WeaveData, rows: np.ndarray, batch_size: int = 256) -> 
         pairs = (x["pairs"] != 0) * x["pair_mask"][..., None]
         parts.append(sum_per_type(atoms.astype(float), pairs.astype(float)))
     return np.concatenate(parts) / data.n_atoms[rows, None]
+
+
+#: The two readings by name, each mapping (absolute relevance, non-zero inputs), both (M, 12), to one
+#: number per type: :func:`zero_reference_shares` (which ignores the counts) and :func:`per_input_relevance`.
+READINGS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "zero reference": lambda absolute, counts: zero_reference_shares(absolute),
+    "per non-zero input": per_input_relevance,
+}
