@@ -136,7 +136,7 @@ def test_regrading_is_idempotent_and_the_unsandboxed_mode_agrees(tmp_path):
                               capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
         runs.append((course / "autograde" / "grades.csv").read_text())
-    assert all(run == runs[0] for run in runs)
+    assert all(run == runs[0] for run in runs), runs  # show both grades.csv when the runs disagree
     assert runs[0].splitlines()[1:] == ["01-tiny,good,2.0,2.0,graded", "01-tiny,wrong,0.0,2.0,graded"]
     feedback = (course / "autograde" / "feedback" / "wrong" / "01-tiny" / "01-tiny.html").read_text()
     assert "AssertionError" in feedback and "square(-4)" not in feedback and "negative numbers" not in feedback
