@@ -47,6 +47,24 @@ def test_a_run_stopped_and_resumed_ends_where_an_uninterrupted_one_does(tmp_path
                                rtol=1e-5)
 
 
+def test_a_finished_run_is_loaded_not_trained_again(tmp_path):
+    """What a notebook's full budget relies on (course.full_runs): running it again after a model
+    finished gives that model's best weights, without a training step."""
+    x, y = problem()
+    state = tmp_path / "run.state.npz"
+    trained = network()
+    first = fit(x, y, trained, state=state)
+    assert first["finished"]
+    fresh = network()  # other weights than the trained model's
+    assert any(not np.array_equal(a, b) for a, b in zip(fresh.get_weights(), trained.get_weights()))
+    calls = []
+    fresh.train_on_batch = lambda *args, **kwargs: calls.append(args)  # any training step would show here
+    again = fit(x, y, fresh, state=state)
+    assert calls == [] and again["finished"] and again["curve"] == first["curve"]
+    for a, b in zip(trained.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_the_model_ends_with_its_best_validation_weights():
     x, y = problem()
     model = network()
