@@ -2,6 +2,7 @@
 input, against references computed here without the course's code: scikit-learn's KernelRidge,
 the stationarity of a minimum, a figure's pixel size."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,3 +180,22 @@ def test_landscapes_are_stationary_points_of_the_network(tmp_path, monkeypatch, 
         assert loss == pytest.approx(energy, rel=1e-9) and np.linalg.norm(gradient) < 1e-3
         assert np.linalg.eigvalsh(net.hessian(x)).min() > -1e-4  # a minimum, up to finite differences
     assert cli.main(["landscapes", "nowhere", "--out", str(tmp_path)]) == 2
+
+
+def test_distances_kept_in_a_file_give_the_same_curves(qm9_data, monkeypatch):
+    """Above SCRATCH_IN_MEMORY_BYTES the training distances go to a temporary file (memory for the
+    kernel at N = 40,000): same curves to the bit, and the file is gone afterwards."""
+    from course.models import krr_qm9
+
+    def curves():
+        return krr_qm9.learning_curves(qm9_data, [100, 200], cv_n=100, test_size=50, representations=["cm"],
+                                       log=lambda line: None)
+
+    in_memory = curves()
+    created, mapped = [], np.lib.format.open_memmap
+    monkeypatch.setattr(krr_qm9, "SCRATCH_IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(np.lib.format, "open_memmap", lambda path, **kw: created.append(path) or mapped(path, **kw))
+    in_file = curves()
+    assert len(created) == 1 and not Path(created[0]).exists()
+    for prop, row in in_memory["cm"].items():
+        assert in_file["cm"][prop]["mae"] == row["mae"]

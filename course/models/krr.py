@@ -3,7 +3,7 @@
 KRR predicts f(x) = Σ_i α_i k(x, x_i) with (K + λI) α = y. The n×n kernel matrix K is the
 only large object: it is built in row blocks straight into its final array (float32 halves it),
 and the Cholesky factorization overwrites it in place, so the peak is one n×n matrix plus one
-block. scikit-learn's ``KernelRidge`` peaks at three float64 n×n matrices (measured: its
+block; a learning curve over nested training sets factorizes only its largest kernel. scikit-learn's ``KernelRidge`` peaks at three float64 n×n matrices (measured: its
 ``scipy.linalg.solve`` works on copies of K); benchmarks/results/krr.json has the numbers.
 
 Kernels, with the course's σ convention (``gaussian`` is scikit-learn's ``rbf`` with
@@ -25,14 +25,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve, eigh
+from scipy.linalg import LinAlgError, cho_factor, cho_solve, eigh, solve_triangular
 from scipy.spatial.distance import cdist
 
 KERNELS = ("gaussian", "laplacian", "linear", "polynomial")
 BLOCK_BYTES = 32 * 2**20  # default size of one float64 block of kernel rows
 
-__all__ = ["KERNELS", "KRR", "kernel_matrix", "cross_validate", "cross_validate_targets", "CVResult", "learning_curve", "fit_power_law",
-           "n_for_mae"]
+__all__ = ["KERNELS", "KRR", "kernel_matrix", "l1_distances", "laplacian_from_distances", "cross_validate",
+           "cross_validate_targets", "CVResult", "learning_curve", "curve_from_kernel", "leading_solve",
+           "fit_power_law", "n_for_mae"]
 
 
 def _check_X(X: np.ndarray, name: str = "X") -> np.ndarray:
@@ -93,6 +94,22 @@ def _kernel_block(A: np.ndarray, B: np.ndarray, kernel: str, sigma: float | None
     return np.exp(block, out=block)
 
 
+def _blocked(A: np.ndarray, B: np.ndarray | None, block, out: np.ndarray, block_size: int | None) -> np.ndarray:
+    """Fill ``out`` (len(A) × len(B)) with ``block(A[rows], B[cols])`` one row block at a time; with
+    ``B`` None the result is symmetric, so only blocks on and below the diagonal are computed."""
+    symmetric = B is None
+    B = A if symmetric else B
+    rows = _block_rows(len(B), block_size)
+    for start in range(0, len(A), rows):
+        stop = min(start + rows, len(A))
+        if symmetric:
+            out[start:stop, :stop] = block(A[start:stop], slice(0, stop))
+            out[:start, start:stop] = out[start:stop, :start].T
+        else:
+            out[start:stop] = block(A[start:stop], slice(0, len(B)))
+    return out
+
+
 def kernel_matrix(A: np.ndarray, B: np.ndarray | None = None, *, kernel: str = "laplacian",
                   sigma: float | None = None, degree: int = 2, coef0: float = 1.0,
                   dtype: type = np.float64, block_size: int | None = None) -> np.ndarray:
@@ -101,38 +118,114 @@ def kernel_matrix(A: np.ndarray, B: np.ndarray | None = None, *, kernel: str = "
     Only the result and one float64 block of ``block_size`` rows (default: n/8 rows, at most 32 MiB) are held
     at once. With ``B`` omitted, K(A, A) is symmetric: only blocks on and below the diagonal are
     computed and mirrored, which halves the work.
+
+    >>> kernel_matrix(np.array([[0.0], [1.0]]), kernel="laplacian", sigma=1.0).round(4)
+    array([[1.    , 0.3679],
+           [0.3679, 1.    ]])
     """
     _check_kernel(kernel, sigma)
     A = _check_X(A, "A")
-    symmetric = B is None
-    B = A if symmetric else _check_X(B, "B")
-    if A.shape[1] != B.shape[1]:
-        raise ValueError(f"A has {A.shape[1]} features but B has {B.shape[1]}")
-    B_sq = (B * B).sum(1) if kernel == "gaussian" else None
-    out = np.empty((len(A), len(B)), dtype=dtype)
-    rows = _block_rows(len(B), block_size)
-    for start in range(0, len(A), rows):
-        stop = min(start + rows, len(A))
-        if symmetric:
-            out[start:stop, :stop] = _kernel_block(A[start:stop], B[:stop], kernel, sigma, degree, coef0, B_sq[:stop]
-                                                   if B_sq is not None else None)
-            out[:start, start:stop] = out[start:stop, :start].T
-        else:
-            out[start:stop] = _kernel_block(A[start:stop], B, kernel, sigma, degree, coef0, B_sq)
+    B_ = A if B is None else _check_X(B, "B")
+    if A.shape[1] != B_.shape[1]:
+        raise ValueError(f"A has {A.shape[1]} features but B has {B_.shape[1]}")
+    B_sq = (B_ * B_).sum(1) if kernel == "gaussian" else None
+    out = np.empty((len(A), len(B_)), dtype=dtype)
+    return _blocked(A, None if B is None else B_, lambda a, cols: _kernel_block(
+        a, B_[cols], kernel, sigma, degree, coef0, None if B_sq is None else B_sq[cols]), out, block_size)
+
+
+def l1_distances(A: np.ndarray, B: np.ndarray | None = None, *, out: np.ndarray | None = None,
+                 block_size: int | None = None) -> np.ndarray:
+    """L1 distances ‖a − b‖₁ (float64, len(A) × len(B)), built in row blocks like :func:`kernel_matrix`.
+
+    The expensive part of a Laplacian kernel on long representations: computed once, it serves
+    every σ (:func:`laplacian_from_distances`). ``out`` may be a memory-mapped file, for matrices
+    that should not stay in memory next to the kernel.
+
+    >>> l1_distances(np.array([[0.0, 0.0], [1.0, 2.0]]))
+    array([[0., 3.],
+           [3., 0.]])
+    """
+    A = _check_X(A, "A")
+    B_ = A if B is None else _check_X(B, "B")
+    if A.shape[1] != B_.shape[1]:
+        raise ValueError(f"A has {A.shape[1]} features but B has {B_.shape[1]}")
+    out = np.empty((len(A), len(B_))) if out is None else out
+    if out.shape != (len(A), len(B_)) or out.dtype != np.float64:
+        raise ValueError(f"out must be float64 of shape {(len(A), len(B_))}, got {out.dtype} {out.shape}")
+    return _blocked(A, None if B is None else B_, lambda a, cols: cdist(a, B_[cols], "cityblock"), out, block_size)
+
+
+def laplacian_from_distances(D: np.ndarray, sigma: float, dtype: type = np.float64,
+                             block_size: int | None = None) -> np.ndarray:
+    """exp(−D/σ) in ``dtype``, one row block of the L1 distances ``D`` at a time: the same
+    operations, so the same bits, as ``kernel_matrix(..., kernel="laplacian")``.
+
+    >>> A = np.random.default_rng(0).normal(size=(5, 3))
+    >>> np.array_equal(laplacian_from_distances(l1_distances(A), 2.0), kernel_matrix(A, kernel="laplacian", sigma=2.0))
+    True
+    """
+    _check_kernel("laplacian", sigma)
+    out = np.empty(D.shape, dtype=dtype)
+    rows = _block_rows(D.shape[1], block_size)
+    for start in range(0, len(D), rows):
+        block = np.array(D[start:start + rows], dtype=np.float64)
+        block *= -1.0 / sigma
+        out[start:start + rows] = np.exp(block, out=block)
     return out
 
 
-def _solve_in_place(K: np.ndarray, lam: float, y: np.ndarray) -> np.ndarray:
-    """α = (K + λI)⁻¹ y; K is overwritten by its Cholesky factor (no copy: K.T is Fortran-ordered)."""
+def _factor_in_place(K: np.ndarray, lam: float) -> np.ndarray:
+    """The lower Cholesky factor L of K + λI, written over K (no copy) and returned as a C-ordered
+    view: L[i, j] for j ≤ i; the strict upper triangle keeps stale entries of K."""
     K.flat[::len(K) + 1] += K.dtype.type(lam)
     try:
         # K is symmetric and C-ordered, so K.T is the same matrix in the Fortran order LAPACK
-        # wants: passing it lets cho_factor really overwrite instead of copying.
-        factor = cho_factor(K.T, lower=False, overwrite_a=True, check_finite=False)
+        # wants: passing it lets cho_factor really overwrite instead of copying. The upper factor
+        # U of K.T, read in C order, is L = Uᵀ.
+        upper, _ = cho_factor(K.T, lower=False, overwrite_a=True, check_finite=False)
     except LinAlgError as error:
         raise LinAlgError(f"K + lam*I is not numerically positive definite in {K.dtype} (lam={lam:g}); "
                           "use a larger lam or dtype=np.float64") from error
-    return cho_solve(factor, y.astype(K.dtype), overwrite_b=True, check_finite=False)
+    return upper.T
+
+
+def _solve_in_place(K: np.ndarray, lam: float, y: np.ndarray) -> np.ndarray:
+    """α = (K + λI)⁻¹ y; K is overwritten by its Cholesky factor."""
+    lower = _factor_in_place(K, lam)
+    return cho_solve((lower.T, False), y.astype(K.dtype), overwrite_b=True, check_finite=False)
+
+
+def leading_solve(lower: np.ndarray, y: np.ndarray, block: int = 1024) -> np.ndarray:
+    """Solve (K + λI)[:n, :n] α = y, n = len(y), from the Cholesky factor L of the whole K + λI.
+
+    The factor of a leading block is the leading block of the factor, so one factorization at the
+    largest training set serves every nested one: no second n×n matrix, no second O(n³) pass.
+    The two triangular solves run in row blocks on ``lower`` in place (BLAS reads the slices with
+    their row stride), O(n²) each. ``lower`` is C-ordered with the factor in its lower triangle,
+    as ``_factor_in_place`` leaves it; anything above the diagonal is ignored.
+
+    >>> rng = np.random.default_rng(0)
+    >>> A = rng.normal(size=(6, 6)); K = A @ A.T + 6 * np.eye(6); y = rng.normal(size=4)
+    >>> L = np.linalg.cholesky(K) + np.triu(rng.normal(size=(6, 6)), 1)   # junk above the diagonal
+    >>> np.allclose(leading_solve(L, y, block=3), np.linalg.solve(K[:4, :4], y))
+    True
+    """
+    n = len(y)
+    if lower.ndim != 2 or lower.shape[0] != lower.shape[1] or n > len(lower):
+        raise ValueError(f"need a square factor of at least {n} rows, got shape {lower.shape}")
+    dtype = lower.dtype
+    z = np.empty(n, dtype=dtype)
+    for i in range(0, n, block):  # forward: L z = y
+        j = min(i + block, n)
+        z[i:j] = solve_triangular(lower[i:j, i:j], y[i:j].astype(dtype) - lower[i:j, :i] @ z[:i], lower=True,
+                                  check_finite=False)
+    x = np.empty(n, dtype=dtype)
+    for j in range(n, 0, -block):  # backward: Lᵀ x = z
+        i = max(j - block, 0)
+        x[i:j] = solve_triangular(lower[i:j, i:j], z[i:j] - x[j:n] @ lower[j:n, i:j], lower=True, trans="T",
+                                  check_finite=False)
+    return x
 
 
 class KRR:
@@ -268,37 +361,60 @@ def learning_curve(X_train: np.ndarray, y_train: np.ndarray, train_sizes: Sequen
     """Test MAE of KRR fitted on the first N training rows, for each N of ``train_sizes``.
 
     The training sets are nested, so shuffle the training rows beforehand. Nesting also means
-    that every training kernel is the leading block of the largest one: K(X, X) and K(X_test, X)
-    are built once for the largest N (the expensive part for long representations such as Bag
-    of Bonds) and each N solves on a copy of its block; the largest N factorizes the full
-    matrix in place, so the peak is two N×N matrices at the second-largest N, one at the
-    largest. ``krr_options`` are those of :class:`KRR` (kernel, sigma, lam, dtype, center, ...).
-    Returns ``{"n", "mae", "fit_seconds", "kernel_seconds"}``; ``fit_seconds`` are the solves.
+    that every training kernel is the leading block of the largest one, and so is its Cholesky
+    factor: K(X, X) and K(X_test, X) are built once for the largest N, factorized once in place,
+    and each N solves with the leading block of that factor (:func:`curve_from_kernel`). The peak
+    is one N×N matrix at the largest N, and the time one factorization. ``krr_options`` are those of
+    :class:`KRR` (kernel, sigma, lam, dtype, center, ...). Returns ``{"n", "mae",
+    "kernel_seconds", "factor_seconds", "solve_seconds"}`` (one solve per N).
+
+    >>> rng = np.random.default_rng(0)
+    >>> X, X_test = rng.normal(size=(50, 2)), rng.normal(size=(10, 2))
+    >>> curve = learning_curve(X, X.sum(1), [20, 50], X_test, X_test.sum(1), kernel="gaussian", sigma=2.0, lam=1e-6)
+    >>> curve["n"], curve["mae"][1] < curve["mae"][0]
+    ([20, 50], True)
     """
     X_train, X_test = _check_X(X_train, "X_train"), _check_X(X_test, "X_test")
-    y_train, y_test = _check_y(y_train, len(X_train)), _check_y(y_test, len(X_test))
     sizes = [int(n) for n in train_sizes]
     if not sizes or any(n < 1 or n > len(X_train) for n in sizes):
         raise ValueError(f"train sizes must be between 1 and {len(X_train)}, got {sizes}")
     model = KRR(**krr_options)
-    largest = max(sizes)
     start = time.perf_counter()
-    K = model._kernel(X_train[:largest])
-    K_test = model._kernel(X_test, X_train[:largest])
-    result: dict[str, list] = {"n": sizes, "mae": [], "fit_seconds": [], "kernel_seconds": time.perf_counter() - start}
-    order = sorted(range(len(sizes)), key=lambda k: sizes[k])  # the largest last: it may overwrite K
-    mae, seconds = [0.0] * len(sizes), [0.0] * len(sizes)
-    for position, k in enumerate(order):
-        n = sizes[k]
+    K = model._kernel(X_train[:max(sizes)])
+    K_test = model._kernel(X_test, X_train[:max(sizes)])
+    kernel_seconds = time.perf_counter() - start
+    return {**curve_from_kernel(K, K_test, y_train, y_test, sizes, lam=model.lam, center=model.center),
+            "kernel_seconds": kernel_seconds}
+
+
+def curve_from_kernel(K: np.ndarray, K_test: np.ndarray, y_train: np.ndarray, y_test: np.ndarray,
+                      train_sizes: Sequence[int], *, lam: float, center: bool = False) -> dict[str, list]:
+    """:func:`learning_curve` from kernels already built at the largest N: ``K`` (N×N, C-ordered,
+    **overwritten** by its Cholesky factor) and ``K_test`` (test × N). Returns ``{"n", "mae",
+    "factor_seconds", "solve_seconds"}``.
+
+    >>> X = np.arange(6.0)[:, None]; K = kernel_matrix(X, kernel="laplacian", sigma=1.0)
+    >>> curve = curve_from_kernel(K, kernel_matrix(X[:2], X, kernel="laplacian", sigma=1.0), X[:, 0], X[:2, 0],
+    ...                           [3, 6], lam=1e-9)
+    >>> np.round(curve["mae"], 6).tolist()   # the test rows are training rows: interpolated exactly
+    [0.0, 0.0]
+    """
+    sizes = [int(n) for n in train_sizes]
+    if K.ndim != 2 or K.shape[0] != K.shape[1] or K_test.shape[1:] != K.shape[1:] or max(sizes) > len(K):
+        raise ValueError(f"K must be N×N and K_test test×N with N ≥ the largest size {max(sizes)}; "
+                         f"got {K.shape} and {K_test.shape}")
+    y_train, y_test = _check_y(y_train, len(y_train)), _check_y(y_test, len(K_test))
+    start = time.perf_counter()
+    lower = _factor_in_place(K, lam)
+    factor_seconds = time.perf_counter() - start
+    mae, seconds = [], []
+    for n in sizes:
         start = time.perf_counter()
-        last = position == len(order) - 1 and n == largest
-        block = K if last else np.array(K[:n, :n], order="C")
-        offset = float(y_train[:n].mean()) if model.center else 0.0
-        alpha = _solve_in_place(block, model.lam, y_train[:n] - offset)
-        seconds[k] = time.perf_counter() - start
-        mae[k] = float(np.abs(K_test[:, :n] @ alpha + offset - y_test).mean())
-    result["mae"], result["fit_seconds"] = mae, seconds
-    return result
+        offset = float(y_train[:n].mean()) if center else 0.0
+        alpha = leading_solve(lower, y_train[:n] - offset)
+        seconds.append(time.perf_counter() - start)
+        mae.append(float(np.abs(K_test[:, :n] @ alpha + offset - y_test).mean()))
+    return {"n": sizes, "mae": mae, "factor_seconds": factor_seconds, "solve_seconds": seconds}
 
 
 def fit_power_law(n: Sequence[float], mae: Sequence[float]) -> tuple[float, float]:

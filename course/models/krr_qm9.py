@@ -12,15 +12,18 @@ The Module 2 notebook runs this on the quick budget; ``course krr-curves``
 """
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
 from course.data.qm9 import QM9
 from course.features.qm9_vectors import REPRESENTATIONS, vectors
-from course.models.krr import cross_validate_targets, fit_power_law, learning_curve, n_for_mae
+from course.models.krr import (cross_validate_targets, curve_from_kernel, fit_power_law, l1_distances,
+                              laplacian_from_distances, n_for_mae)
 from course.results import Result, record
 
 #: column, label, literature MAE of CM and BOB at ~117k training molecules (Gilmer et al. 2017).
@@ -34,6 +37,8 @@ SIGMA_FACTORS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0)
 LAMS = (1e-14, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-2, 1.0)
 #: Training-set sizes of the learning curves per budget: quick is the Module 2 notebook's and
 #: ``course krr-curves --budget quick``'s, full the committed run of ``course krr-curves``.
+#: Distance matrices larger than this go to a temporary file (``learning_curves``).
+SCRATCH_IN_MEMORY_BYTES = 2 * 2**30
 TRAIN_SIZES = {"quick": (250, 500, 1000, 2000), "full": (1000, 2000, 4000, 8000, 16000, 20000)}
 
 
@@ -64,14 +69,26 @@ def train_test_ids(data: QM9, n_train: int, test_size: int, seed: int = 0) -> tu
     return train, np.sort(np.random.default_rng(seed + 1).choice(test, size=test_size, replace=False))
 
 
+def _scratch_matrix(n: int, path: Path) -> np.ndarray:
+    """An n×n float64 array: in memory when small, else a file at ``path`` mapped into memory, so
+    that the distances (read once per property) leave the memory to the kernel being factorized."""
+    if 8 * n * n <= SCRATCH_IN_MEMORY_BYTES:
+        return np.empty((n, n))
+    return np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(n, n))
+
+
 def learning_curves(data: QM9, sizes: Sequence[int], *, cv_n: int, test_size: int, dtype: type = np.float64,
                     seed: int = 0, representations: Sequence[str] = REPRESENTATIONS,
                     log: Callable[[str], None] = partial(print, flush=True)) -> dict:
     """``results[representation][property]``: chosen σ, λ, MAE per N, power law, N to reach the literature.
 
-    Representations are independent, so they can run separately (in parallel processes) and be
-    merged afterwards."""
+    Per representation the L1 distances are computed once at the largest N and serve every
+    property's σ; per property one kernel is built and factorized once, and every N solves with
+    the leading block of that factor (``course.models.krr.curve_from_kernel``). Peak memory: one
+    N×N kernel in ``dtype`` (the distances go to a temporary file above 2 GiB). Representations are
+    independent, so they can run separately (in parallel processes) and be merged afterwards."""
     train, test = train_test_ids(data, max(max(sizes), cv_n), test_size, seed)
+    largest = max(sizes)
     results: dict = {}
     for rep in representations:
         X_train, X_test = vectors(data, train, rep), vectors(data, test, rep)
@@ -84,25 +101,37 @@ def learning_curves(data: QM9, sizes: Sequence[int], *, cv_n: int, test_size: in
         cv_seconds = time.perf_counter() - t0
         log(f"{rep}: σ and λ cross-validated for {', '.join(PROPERTIES)} together in {cv_seconds:.0f} s")
         results[rep] = {}
-        for (prop, (column, _, literature)), cv in zip(PROPERTIES.items(), cvs):
-            y_train = data.table.loc[train, column].to_numpy()
-            y_test = data.table.loc[test, column].to_numpy()
-            curve = learning_curve(X_train, y_train, sizes, X_test, y_test, kernel="laplacian", sigma=cv.sigma,
-                                   lam=cv.lam, center=True, dtype=dtype)
-            a, b = fit_power_law(curve["n"], curve["mae"])
-            results[rep][prop] = {
-                "column": column, "sigma": cv.sigma, "sigma_over_median_l1": cv.sigma / scale, "lam": cv.lam,
-                "cv_mae": float(cv.mae.min()), "cv_seconds_all_properties": round(cv_seconds, 1),
-                "sigma_at_edge_of_grid": cv.sigma in (cv.sigmas[0], cv.sigmas[-1]),
-                "lam_at_edge_of_grid": cv.lam in (cv.lams[0], cv.lams[-1]),
-                "n": curve["n"], "mae": curve["mae"], "fit_seconds": [round(s, 2) for s in curve["fit_seconds"]],
-                "kernel_seconds": round(curve["kernel_seconds"], 1),
-                "power_law": {"a": a, "b": b}, "literature_mae": literature[rep],
-                "n_to_reach_literature": n_for_mae(a, b, literature[rep]),
-            }
-            log(f"{rep:3s} {prop:5s} σ={cv.sigma:.4g} λ={cv.lam:g}  MAE " +
-                  "  ".join(f"{n}:{m:.4g}" for n, m in zip(curve["n"], curve["mae"])) +
-                  f"  -> b={b:.2f}, literature {literature[rep]} at N≈{results[rep][prop]['n_to_reach_literature']:.3g}")
+        with tempfile.TemporaryDirectory(prefix="krr-distances-") as scratch:
+            t0 = time.perf_counter()
+            D = l1_distances(X_train[:largest], out=_scratch_matrix(largest, Path(scratch) / "train.npy"))
+            D_test = l1_distances(X_test, X_train[:largest])
+            distance_seconds = time.perf_counter() - t0
+            log(f"{rep}: L1 distances of {largest} training and {len(test)} test molecules in {distance_seconds:.0f} s")
+            for (prop, (column, _, literature)), cv in zip(PROPERTIES.items(), cvs):
+                y_train = data.table.loc[train[:largest], column].to_numpy()
+                y_test = data.table.loc[test, column].to_numpy()
+                t0 = time.perf_counter()
+                K = laplacian_from_distances(D, cv.sigma, dtype)
+                K_test = laplacian_from_distances(D_test, cv.sigma, dtype)
+                kernel_seconds = time.perf_counter() - t0
+                curve = curve_from_kernel(K, K_test, y_train, y_test, sizes, lam=cv.lam, center=True)
+                del K, K_test
+                a, b = fit_power_law(curve["n"], curve["mae"])
+                results[rep][prop] = {
+                    "column": column, "sigma": cv.sigma, "sigma_over_median_l1": cv.sigma / scale, "lam": cv.lam,
+                    "cv_mae": float(cv.mae.min()), "cv_seconds_all_properties": round(cv_seconds, 1),
+                    "sigma_at_edge_of_grid": cv.sigma in (cv.sigmas[0], cv.sigmas[-1]),
+                    "lam_at_edge_of_grid": cv.lam in (cv.lams[0], cv.lams[-1]),
+                    "n": curve["n"], "mae": curve["mae"],
+                    "distance_seconds_all_properties": round(distance_seconds, 1),
+                    "kernel_seconds": round(kernel_seconds, 1), "factor_seconds": round(curve["factor_seconds"], 1),
+                    "solve_seconds": [round(s, 2) for s in curve["solve_seconds"]],
+                    "power_law": {"a": a, "b": b}, "literature_mae": literature[rep],
+                    "n_to_reach_literature": n_for_mae(a, b, literature[rep]),
+                }
+                log(f"{rep:3s} {prop:5s} σ={cv.sigma:.4g} λ={cv.lam:g}  MAE " +
+                    "  ".join(f"{n}:{m:.4g}" for n, m in zip(curve["n"], curve["mae"])) +
+                    f"  -> b={b:.2f}, literature {literature[rep]} at N≈{results[rep][prop]['n_to_reach_literature']:.3g}")
 
     return results
 
