@@ -266,6 +266,25 @@ def cmd_krr_nystrom(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_krr_summary(args: argparse.Namespace) -> int:
+    from course.experiments import krr_curves, krr_nystrom, krr_summary
+
+    root = paths.repo_root()
+    krr = root / "solutions" / "krr"
+    exact = Path(args.exact) if args.exact else krr / krr_curves.RESULTS_NAME
+    nystrom = Path(args.nystrom) if args.nystrom else krr / "all" / krr_nystrom.RESULTS_NAME
+    for path in (exact, nystrom):
+        if not path.is_file():
+            raise paths.CourseError(f"{path}: no such results file (run course krr-curves / course krr-nystrom first)")
+    out = Path(args.out) if args.out else krr
+    try:
+        found, written = krr_summary.run(exact, nystrom, out, Path(args.results) if args.results else None)
+    except ValueError as error:
+        raise paths.CourseError(str(error)) from None
+    print(f"wrote {out / krr_summary.FIGURE_NAME}" + (f"; {len(found)} rows in {written}" if written else ""))
+    return 0
+
+
 def cmd_cmb_baselines(args: argparse.Namespace) -> int:
     from course.experiments import cmb_baselines
 
@@ -440,6 +459,16 @@ def build_parser() -> argparse.ArgumentParser:
     nystrom.add_argument("--n-val", type=int, default=2000, help="validation molecules for choosing λ")
     nystrom.add_argument("--exact", metavar="FILE", help="the exact curves (default solutions/krr/krr_learning_curves.json)")
     _krr_options(nystrom)
+    summary = _command(commands, "krr-summary", "put exact and Nyström KRR on QM9 in one figure and six rows",
+                       "Reads the exact learning curves (--exact) and a Nyström study on all training molecules\n"
+                       "(--nystrom, from course krr-nystrom --n-train all); per representation and property takes the\n"
+                       "m with the lowest validation MAE and compares its test MAE with the literature at ~117k.\n"
+                       "Writes OUT/krr_all_molecules.png and, with --results, the rows into DIR/results.json.\n"
+                       "example: course krr-summary --results solutions", cmd_krr_summary)
+    summary.add_argument("--exact", metavar="FILE", help="default solutions/krr/krr_learning_curves.json")
+    summary.add_argument("--nystrom", metavar="FILE", help="default solutions/krr/all/nystrom_study.json")
+    summary.add_argument("--out", metavar="DIR", help="folder of the figure (default solutions/krr)")
+    summary.add_argument("--results", metavar="DIR", default=None, help="also add the rows to DIR/results.json")
     baselines = _command(commands, "cmb-baselines", "score sklearn baselines on the CMB data set of Module 3",
                          "Logistic regression and an MLP(64, 64), each on raw and on standardized band powers:\n"
                          "validation ROC AUC on the split of Modules 3 and 5 (overall and per alternative) and\n"

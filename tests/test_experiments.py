@@ -9,9 +9,10 @@ import pytest
 
 from conftest import ROOT
 from course import cli, reproduce
+from course.models.krr_qm9 import PROPERTIES
 from test_cli import run_course
 
-COMMANDS = ("krr-curves", "krr-nystrom", "cmb-baselines", "cmb-figure", "landscapes")
+COMMANDS = ("krr-curves", "krr-nystrom", "krr-summary", "cmb-baselines", "cmb-figure", "landscapes")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -199,3 +200,31 @@ def test_distances_kept_in_a_file_give_the_same_curves(qm9_data, monkeypatch):
     assert len(created) == 1 and not Path(created[0]).exists()
     for prop, row in in_memory["cm"].items():
         assert in_file["cm"][prop]["mae"] == row["mae"]
+
+
+def test_krr_summary_takes_the_m_chosen_on_validation_and_lists_six_rows(small_krr_run, tmp_path):
+    from course.experiments import krr_summary
+
+    exact = small_krr_run / "krr_learning_curves.json"
+    done = run_course("krr-nystrom", "--n-train", "250", "--centres", "25", "50", "--n-val", "100",
+                      "--exact", str(exact), "--out", str(tmp_path / "all"))
+    assert done.returncode == 0, done.stderr
+    study = json.loads((tmp_path / "all" / "nystrom_study.json").read_text())
+    done = run_course("krr-summary", "--exact", str(exact), "--nystrom", str(tmp_path / "all" / "nystrom_study.json"),
+                      "--out", str(tmp_path), "--results", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / krr_summary.FIGURE_NAME).stat().st_size > 10_000
+    entry = reproduce.load_results(tmp_path)["modules"][krr_summary.results_key(250)]
+    assert len(entry["rows"]) == 6
+    for row in entry["rows"]:
+        rep = "bob" if row["metric"].startswith("BOB") else "cm"
+        prop = next(p for p, (_, label, _) in PROPERTIES.items() if f" {label} " in row["metric"])
+        fit = study["results"][rep][prop]
+        k = int(np.argmin(fit["val_mae"]))  # chosen on validation, whatever the test MAE says
+        assert row["achieved"] == round(fit["test_mae"][k], 6) and f"m = {fit['m'][k]} " in row["metric"]
+        assert row["holds"] == (row["achieved"] <= row["target"])
+
+
+def test_krr_summary_names_a_missing_file(tmp_path):
+    done = run_course("krr-summary", "--exact", str(tmp_path / "none.json"), "--nystrom", str(tmp_path / "no.json"))
+    assert done.returncode != 0 and "none.json: no such results file" in done.stderr
